@@ -43,7 +43,9 @@ def parse_quantity(text: str | int | float, *, what: str = "quantity") -> Decima
     Raises :class:`UsageError` naming the value for anything else (``1K``, ``1KiB``, ``" 1"``).
     """
     if isinstance(text, bool):
-        raise UsageError(f"invalid {what} {text!r}: expected a Kubernetes quantity like 250m or 1Gi")
+        raise UsageError(
+            f"invalid {what} {text!r}: expected a Kubernetes quantity like 250m or 1Gi"
+        )
     if isinstance(text, int | float):
         if isinstance(text, float) and not math.isfinite(text):
             raise UsageError(f"invalid {what} {text!r}: expected a finite number")

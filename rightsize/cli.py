@@ -1,0 +1,252 @@
+"""The command line: parses options, calls the library, maps errors to exit codes.
+
+Nothing else lives here. Heavy modules (pandas, the analysis) are imported
+inside the commands that need them, so ``rightsize collect`` starts fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from rightsize.errors import (
+    EXIT_RUNTIME,
+    EXIT_USAGE,
+    RightsizeError,
+    UsageError,
+)
+from rightsize.logs import setup_logging
+
+log = logging.getLogger("rightsize")
+
+
+class Duration(click.ParamType[float]):
+    """A duration option: ``90s``, ``10m``, ``2h``, ``7d``."""
+
+    name = "duration"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        from rightsize.units import parse_duration
+
+        what = f"value for {param.opts[-1]}" if param is not None and param.opts else "duration"
+        try:
+            return parse_duration(str(value), what=what)
+        except UsageError as exc:
+            self.fail(str(exc).removeprefix("invalid "), param, ctx)
+
+
+DURATION = Duration()
+
+
+@dataclass
+class Settings:
+    """Global options, shared by every command."""
+
+    config: Path | None
+    db: Path
+    verbose: int
+    quiet: bool
+    log_format: str
+
+
+def _settings(ctx: click.Context) -> Settings:
+    obj = ctx.find_object(Settings)
+    assert obj is not None
+    return obj
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
+              help="Config file (default ./rightsize.toml or [tool.rightsize] in pyproject.toml).")
+@click.option("--db", type=click.Path(path_type=Path), default=None,
+              help="The store (default data/rightsize.db, or RIGHTSIZE_DB).")
+@click.option("-v", "--verbose", count=True, help="More logging; tracebacks on errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Log line format on stderr.")
+@click.version_option(package_name="rightsize")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None, db: Path | None, verbose: int, quiet: bool,
+        log_format: str) -> None:
+    """rightsize: are your containers asking for the right CPU and memory?"""
+    from rightsize.store import default_db_path
+
+    setup_logging(verbose, quiet, log_format)
+    ctx.obj = Settings(config=config, db=db or default_db_path(), verbose=verbose, quiet=quiet,
+                       log_format=log_format)
+
+
+def _filters(values: Sequence[str]) -> dict[str, list[str]]:
+    from rightsize.sources.docker.client import parse_filters
+
+    return parse_filters(values)
+
+
+@cli.command()
+@click.option("--docker-host", "docker_hosts", multiple=True, metavar="URL",
+              help="Engine URL, repeatable (default DOCKER_HOST or unix:///var/run/docker.sock).")
+@click.option("--interval", type=DURATION, default="10s", show_default=True,
+              help="Time between rounds.")
+@click.option("--duration", type=DURATION, default=None,
+              help="Stop after this long (default: until SIGINT/SIGTERM).")
+@click.option("--samples", type=click.IntRange(min=1), default=None,
+              help="Stop after N rounds.")
+@click.option("--filter", "filters", multiple=True, metavar="KEY=VALUE",
+              help="Docker filter, repeatable: label=app=web, name=api.")
+@click.option("--record", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Also write the raw engine payloads (secrets stripped) to this folder.")
+@click.pass_context
+def collect(ctx: click.Context, docker_hosts: tuple[str, ...], interval: float,
+            duration: float | None, samples: int | None, filters: tuple[str, ...],
+            record: Path | None) -> None:
+    """Sample running containers into the store."""
+    from rightsize.collect import CollectOptions
+    from rightsize.progress import run_collect
+
+    options = CollectOptions(
+        hosts=list(docker_hosts) or [None],
+        interval=interval,
+        duration=duration,
+        samples=samples,
+        filters=_filters(filters),
+        record=record,
+    )
+    stats = run_collect(_settings(ctx).db, options)
+    click.echo(
+        f"collected {stats.samples} samples in {stats.rounds} rounds into {_settings(ctx).db}",
+        err=True,
+    )
+
+
+@cli.command(name="import")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--host", default=None, help="Host label for the imported rows.")
+@click.pass_context
+def import_(ctx: click.Context, source: Path, host: str | None) -> None:
+    """Load usage data (CSV, Parquet, or a recorded engine folder) into the store."""
+    from rightsize.store import Store
+
+    if not source.exists():
+        raise UsageError(f"{source}: no such file or folder")
+    with Store(_settings(ctx).db) as store:
+        if source.is_dir():
+            from rightsize.sources.recording import read_recordings
+
+            recordings = read_recordings(source)
+            added = 0
+            for rec in recordings:
+                added += store.write(samples=rec.samples, containers=rec.containers,
+                                     events=rec.events, hosts=[rec.host])
+            click.echo(f"imported {added} samples from {len(recordings)} recorded host(s) "
+                       f"into {_settings(ctx).db}")
+        else:
+            from rightsize.interchange import import_file
+
+            summary = import_file(source, store, host=host or "import")
+            click.echo(f"imported {summary.samples_added} samples of {summary.containers} "
+                       f"containers into {_settings(ctx).db}")
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
+              show_default=True)
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
+              help="Output file (default stdout; parquet needs a file).")
+@click.option("--since", type=DURATION, default=None, help="Only the last DURATION.")
+@click.option("--until", type=DURATION, default=None, help="Up to DURATION ago.")
+@click.pass_context
+def export(ctx: click.Context, fmt: str, output: Path | None, since: float | None,
+           until: float | None) -> None:
+    """Write the store's samples in the import format."""
+    import time
+
+    from rightsize.interchange import export_samples
+
+    if fmt == "parquet" and (output is None or str(output) == "-"):
+        raise UsageError("--format parquet needs --output FILE")
+    now = time.time()
+    n = export_samples(
+        _settings(ctx).db,
+        None if output is None or str(output) == "-" else output,
+        fmt=fmt,
+        since=None if since is None else now - since,
+        until=None if until is None else now - until,
+    )
+    log.info("exported %d samples", n)
+
+
+@cli.group()
+def lab() -> None:
+    """Demonstration containers with known misdeclared resources."""
+
+
+@lab.command("up")
+@click.option("--docker-host", default=None, metavar="URL", help="Engine URL.")
+def lab_up(docker_host: str | None) -> None:
+    """Start the lab containers (replacing any previous ones)."""
+    from rightsize.lab import lab_up as up
+
+    names = up(docker_host)
+    click.echo(f"started {len(names)} lab containers: {', '.join(names)}")
+    click.echo("collect them with: rightsize collect --filter label=rightsize.lab=1")
+
+
+@lab.command("down")
+@click.option("--docker-host", default=None, metavar="URL", help="Engine URL.")
+def lab_down(docker_host: str | None) -> None:
+    """Stop and remove the lab containers."""
+    from rightsize.lab import lab_down as down
+
+    n = down(docker_host)
+    click.echo(f"removed {n} lab containers")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Entry point: run the CLI and turn every failure into one line and an exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"})
+                  for a in args)
+    try:
+        cli.main(args=args, prog_name="rightsize", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:  # pragma: no cover - click >= 8.2
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.UsageError as exc:
+        cmd = exc.ctx.command_path if exc.ctx is not None else "rightsize"
+        click.echo(f"{cmd}: error: {_one_line(exc.format_message())}", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort:
+        click.echo("rightsize: aborted", err=True)
+        sys.exit(EXIT_RUNTIME)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except RightsizeError as exc:
+        if verbose:
+            log.exception("details")
+        click.echo(f"rightsize: error: {_one_line(str(exc))}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:
+        if verbose:
+            log.exception("internal error")
+        click.echo(f"rightsize: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+                   "(run with -v for details)", err=True)
+        sys.exit(EXIT_RUNTIME)
+    sys.exit(0)

@@ -1,0 +1,38 @@
+"""Logging setup: text or JSON lines on stderr, verbosity from -v/-q."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, message (and exc when -v)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            doc["exc"] = self.formatException(record.exc_info)
+        return json.dumps(doc)
+
+
+def setup_logging(verbose: int = 0, quiet: bool = False, fmt: str = "text") -> None:
+    """Configure the ``rightsize`` logger tree once per process."""
+    level = logging.WARNING if quiet else logging.DEBUG if verbose > 0 else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("rightsize: %(message)s"))
+    root = logging.getLogger("rightsize")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False

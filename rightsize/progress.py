@@ -1,0 +1,65 @@
+"""Running the collector from the command line: signals and the progress display.
+
+On a TTY, a live status line (rich) shows containers, samples, elapsed or
+remaining time and errors; otherwise a one-line log every 30 s. SIGINT and
+SIGTERM stop the loop after the round in flight, which is committed, and the
+command exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rightsize.collect import CollectOptions, CollectStats, collect, describe
+from rightsize.store import Store
+
+log = logging.getLogger("rightsize.collect")
+
+LOG_EVERY = 30.0
+
+
+def _log_progress(options: CollectOptions) -> Callable[[CollectStats], None]:
+    last = [time.monotonic()]
+
+    def on_round(stats: CollectStats) -> None:
+        now = time.monotonic()
+        if stats.rounds == 1 or now - last[0] >= LOG_EVERY:
+            last[0] = now
+            log.info("%s", describe(stats, options))
+
+    return on_round
+
+
+async def _run(store: Store, options: CollectOptions, stop: asyncio.Event) -> CollectStats:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        if sys.stderr.isatty() and log.getEffectiveLevel() <= logging.INFO:
+            from rich.console import Console
+            from rich.live import Live
+
+            with Live(console=Console(stderr=True), refresh_per_second=4,
+                      transient=False) as live:
+
+                def on_round(stats: CollectStats) -> None:
+                    live.update(f"[bold]collecting[/] {describe(stats, options)}")
+
+                return await collect(store, options, stop=stop, on_round=on_round)
+        return await collect(store, options, stop=stop, on_round=_log_progress(options))
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def run_collect(db: Path, options: CollectOptions) -> CollectStats:
+    """Collect into the store at ``db`` until done or signalled."""
+    with Store(db) as store:
+        stats = asyncio.run(_run(store, options, asyncio.Event()))
+    return stats
