@@ -203,7 +203,7 @@ class HostSession:
         try:
             await self._connect()
         except RuntimeFailure as exc:
-            await self._lost(exc)
+            await self._lost(exc, quiet=True)
             raise
 
     async def disconnect(self) -> None:
@@ -220,11 +220,13 @@ class HostSession:
             with contextlib.suppress(Exception):
                 await client.close()
 
-    async def _lost(self, exc: BaseException) -> None:
+    async def _lost(self, exc: BaseException, *, quiet: bool = False) -> None:
         was_up = self.up
         await self.disconnect()
         self._backoff = min(MAX_BACKOFF, max(1.0, self._backoff * 2))
         self._retry_at = time.monotonic() + self._backoff
+        if quiet:
+            return
         if was_up:
             log.warning("lost the engine at %s: %s; reconnecting", self.label, exc)
         else:

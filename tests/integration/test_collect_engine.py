@@ -1,0 +1,264 @@
+"""The collector against a real Docker engine.
+
+Each test starts its own labelled containers and a real ``rightsize collect``
+subprocess filtered on that label, then reads the store back.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rightsize.sources.docker.client import DockerClient
+from rightsize.store import load
+
+pytestmark = pytest.mark.engine
+
+MiB = 2**20
+
+
+class Containers:
+    """Creates containers carrying one run label, and removes them all at the end."""
+
+    def __init__(self, engine: DockerClient, image: str) -> None:
+        self.engine = engine
+        self.image = image
+        self.run = uuid.uuid4().hex[:10]
+        self.label = f"rightsize.test={self.run}"
+
+    def start(self, name: str, script: str, host_config: dict[str, Any] | None = None,
+              env: list[str] | None = None) -> str:
+        config: dict[str, Any] = {
+            "Image": self.image,
+            "Cmd": ["sh", "-c", script],
+            "Labels": {"rightsize.test": self.run},
+            "HostConfig": {"NetworkMode": "none", **(host_config or {})},
+        }
+        if env:
+            config["Env"] = env
+        cid = self.engine.create(f"{name}-{self.run}", config)
+        self.engine.start(cid)
+        return cid
+
+    def cleanup(self) -> None:
+        for c in self.engine.containers(filters={"label": [self.label]}, all=True):
+            self.engine.remove(c["Id"], force=True)
+
+
+@pytest.fixture
+def containers(engine: DockerClient, image: str) -> Iterator[Containers]:
+    c = Containers(engine, image)
+    yield c
+    c.cleanup()
+
+
+def collector(db: Path, label: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "rightsize", "--db", str(db), "collect", "--interval", "1s",
+         "--filter", f"label={label}", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def run_collect(db: Path, label: str, *args: str, timeout: float = 120) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "rightsize", "--db", str(db), "collect", "--interval", "1s",
+         "--filter", f"label={label}", *args],
+        capture_output=True, text=True, timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stderr
+
+
+def samples_of(db: Path, cid: str) -> list[tuple[float, int]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT ts, cpu_total_ns FROM samples WHERE container_id = ? ORDER BY ts", (cid,)
+        ).fetchall()
+
+
+def test_declared_values_read_back_exactly(tmp_path: Path, containers: Containers) -> None:
+    a = containers.start("declared-a", "sleep 600", {
+        "NanoCpus": 1_500_000_000, "CpuShares": 768, "Memory": 96 * MiB,
+        "MemoryReservation": 48 * MiB})
+    b = containers.start("declared-b", "sleep 600", {"CpuQuota": 25000, "CpuPeriod": 50000})
+    c = containers.start("declared-c", "sleep 600")
+    db = tmp_path / "s.db"
+    run_collect(db, containers.label, "--samples", "2")
+    ds = load(db)
+    rows = ds.containers.set_index("container_id")
+    assert rows.loc[a, "cpu_limit"] == 1.5
+    assert rows.loc[a, "cpu_request"] == 768 / 1024
+    assert rows.loc[a, "memory_limit"] == 96 * MiB
+    assert rows.loc[a, "memory_request"] == 48 * MiB
+    assert rows.loc[b, "cpu_limit"] == 0.5  # CpuQuota / CpuPeriod
+    assert pd_isnull(rows.loc[b, "memory_limit"])
+    for col in ("cpu_request", "cpu_limit", "memory_request", "memory_limit"):
+        assert pd_isnull(rows.loc[c, col]), col
+    # Each container has a sample from each round.
+    assert ds.samples.groupby("container_id").size().min() >= 2
+
+
+def pd_isnull(value: object) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
+def test_cpu_of_a_yes_loop_under_a_quota_and_its_throttling(
+    tmp_path: Path, containers: Containers
+) -> None:
+    cid = containers.start("quota", "yes > /dev/null", {"NanoCpus": 300_000_000})
+    time.sleep(2)  # let the loop reach steady state
+    db = tmp_path / "s.db"
+    run_collect(db, containers.label, "--duration", "12s")
+    ds = load(db)
+    s = ds.samples[ds.samples["container_id"] == cid].sort_values("ts")
+    assert len(s) >= 10
+    cores = (s["cpu_total_ns"].iloc[-1] - s["cpu_total_ns"].iloc[0]) / 1e9 / (
+        s["ts"].iloc[-1] - s["ts"].iloc[0]
+    )
+    assert cores == pytest.approx(0.3, abs=0.05)
+    d_periods = s["periods"].iloc[-1] - s["periods"].iloc[0]
+    d_throttled = s["throttled_periods"].iloc[-1] - s["throttled_periods"].iloc[0]
+    assert d_periods > 50
+    assert d_throttled / d_periods > 0.5  # a busy loop under a quota is throttled nearly always
+
+
+def test_a_child_oom_is_counted_while_the_container_keeps_running(
+    tmp_path: Path, containers: Containers, engine: DockerClient
+) -> None:
+    cid = containers.start(
+        "oomchild",
+        "while true; do sh -c 'x=$(head -c 48000000 /dev/zero | tr \"\\0\" a)'; sleep 3; done",
+        {"Memory": 24 * MiB, "MemorySwap": 24 * MiB},
+    )
+    db = tmp_path / "s.db"
+    run_collect(db, containers.label, "--duration", "10s")
+    ds = load(db)
+    ooms = ds.events[(ds.events["container_id"] == cid) & (ds.events["action"] == "oom")]
+    assert len(ooms) >= 2
+    assert engine.inspect(cid)["State"]["Running"] is True
+    assert not ds.events[(ds.events["container_id"] == cid)
+                         & (ds.events["action"] == "die")].shape[0]
+
+
+def test_secrets_are_never_stored(tmp_path: Path, containers: Containers) -> None:
+    containers.start("secret", "sleep 600", env=["DB_PASSWORD=hunter2-secret"])
+    db = tmp_path / "s.db"
+    rec = tmp_path / "rec"
+    run_collect(db, containers.label, "--samples", "2", "--record", str(rec))
+    blob = db.read_bytes() + b"".join(p.read_bytes() for p in rec.rglob("*") if p.is_file())
+    for wal in tmp_path.glob("s.db-*"):
+        blob += wal.read_bytes()
+    assert b"hunter2" not in blob
+    assert b"DB_PASSWORD" not in blob
+    assert (rec / "stats.jsonl").exists()
+
+
+def test_a_container_removed_mid_run_does_not_stop_the_collector(
+    tmp_path: Path, containers: Containers, engine: DockerClient
+) -> None:
+    doomed = containers.start("doomed", "sleep 600")
+    db = tmp_path / "s.db"
+    proc = collector(db, containers.label, "--duration", "10s")
+    time.sleep(3.5)
+    engine.remove(doomed, force=True)
+    late = containers.start("late", "sleep 600")
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert len(samples_of(db, doomed)) >= 1
+    assert len(samples_of(db, late)) >= 3  # picked up after it started
+
+
+def test_sigkill_keeps_every_committed_round(tmp_path: Path, containers: Containers) -> None:
+    cid = containers.start("steady", "sleep 600")
+    db = tmp_path / "s.db"
+    proc = collector(db, containers.label)
+    deadline = time.monotonic() + 30
+    committed: list[tuple[float, int]] = []
+    while time.monotonic() < deadline and len(committed) < 5:
+        time.sleep(0.5)
+        if db.exists():
+            try:
+                committed = samples_of(db, cid)
+            except sqlite3.OperationalError:
+                continue
+    assert len(committed) >= 5
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    after = samples_of(db, cid)
+    assert after[: len(committed)] == committed  # nothing committed was lost
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_sigterm_flushes_and_exits_zero(tmp_path: Path, containers: Containers) -> None:
+    containers.start("term", "sleep 600")
+    db = tmp_path / "s.db"
+    proc = collector(db, containers.label)
+    time.sleep(4)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "collected" in err
+    assert load(db).samples.shape[0] >= 2
+
+
+def test_unreachable_engine_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "rightsize", "--db", str(tmp_path / "s.db"), "collect",
+         "--docker-host", f"unix://{tmp_path}/nope.sock", "--samples", "1"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 3
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "nope.sock" in lines[0] and "dockerd" in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_engine_restart_is_survived(
+    tmp_path: Path, containers: Containers, engine: DockerClient
+) -> None:
+    """Restarts the real dockerd mid-run; the collector reconnects and finds new containers."""
+    if os.geteuid() != 0:
+        pytest.skip("restarting dockerd needs root")
+    pid = subprocess.run(["pidof", "dockerd"], capture_output=True, text=True).stdout.split()
+    if not pid:
+        pytest.skip("dockerd is not a process on this machine (remote engine?)")
+    before = containers.start("before", "sleep 600")
+    db = tmp_path / "s.db"
+    proc = collector(db, containers.label, "--duration", "45s")
+    time.sleep(4)
+    os.kill(int(pid[0]), signal.SIGTERM)
+    for _ in range(60):
+        if not subprocess.run(["pidof", "dockerd"], capture_output=True).stdout:
+            break
+        time.sleep(0.5)
+    time.sleep(2)
+    with open("/tmp/dockerd-restarted.log", "ab") as logf:
+        subprocess.Popen(["dockerd", "--iptables=false", "--bridge=none"], stdout=logf,
+                         stderr=logf, start_new_session=True)
+    for _ in range(60):
+        try:
+            engine.version()
+            break
+        except Exception:
+            time.sleep(0.5)
+    after = containers.start("after", "sleep 600")
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert len(samples_of(db, before)) >= 2
+    assert len(samples_of(db, after)) >= 3, err
+    assert "lost the engine" in err or "reconnect" in err.lower()

@@ -1,0 +1,150 @@
+"""Backtest tests: hand-checkable scores on synthetic histories, changes, time split."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rightsize.analysis.backtest import (
+    backtest,
+    histories_from_frame,
+    score,
+    split_history,
+)
+from rightsize.analysis.strategies import register
+from rightsize.analysis.strategies.base import History, StrategySpec
+from rightsize.errors import UsageError
+from rightsize.model import Declared, Recommendation
+
+MIB = 2**20
+DAY = 86400.0
+
+
+def _fixed(history: History, params: Mapping[str, float]) -> Recommendation:
+    mem = int(params["memory"])
+    return Recommendation(params["cpu"], None, mem, mem, 1.0)
+
+
+def _max_seen(history: History, params: Mapping[str, float]) -> Recommendation:
+    mem = int(np.nanmax(history.memory))
+    return Recommendation(1.0, None, mem, mem, 1.0)
+
+
+register(StrategySpec("test-fixed", _fixed, {"cpu": 2.0, "memory": 2000.0 * MIB}, "test"))
+register(StrategySpec("test-max", _max_seen, {}, "test"))
+
+
+def hourly(days: int, cpu: float = 1.0, memory: float = 1000.0 * MIB) -> History:
+    ts = np.arange(0, days * DAY + 1, 3600.0)
+    n = ts.size
+    return History(
+        ts=ts,
+        cpu=np.full(n, cpu),
+        memory=np.full(n, memory),
+        interval=np.full(n, 3600.0),
+        throttled=np.full(n, np.nan),
+        oom_ts=np.empty(0),
+        declared=Declared(),
+    )
+
+
+def test_hand_checkable_scores() -> None:
+    res = backtest({"a": hourly(10), "b": hourly(10)}, ["test-fixed"], refit_every=0)
+    s = res.summary.iloc[0]
+    assert s["scored"] == 2 and s["insufficient"] == 0
+    assert s["oom_free"] == 1.0
+    assert s["memory_slack"] == pytest.approx(0.5)  # (2000 - 1000) / 2000
+    assert s["cpu_slack"] == pytest.approx(0.5)  # 1 of 2 requested cores unused
+    assert s["cpu_above_request"] == 0.0
+    assert s["cpu_above_limit"] == 0.0
+
+
+def test_undersized_memory_is_never_oom_free_and_cpu_above_request() -> None:
+    res = backtest(
+        {"a": hourly(10)},
+        ["test-fixed"],
+        refit_every=0,
+        params={"test-fixed": {"memory": 500.0 * MIB, "cpu": 0.25}},
+    )
+    s = res.summary.iloc[0]
+    assert s["oom_free"] == 0.0
+    assert s["memory_slack"] == 0.0  # every sample above the limit: clipped to 0
+    assert s["cpu_above_request"] == pytest.approx(0.75)
+    d = res.details.iloc[0]
+    assert d["oom_samples"] == d["test_samples"]
+
+
+def test_score_cpu_limit_share() -> None:
+    h = hourly(1, cpu=2.0)
+    rec = Recommendation(1.0, 1.5, 4 * MIB * 1000, 4 * MIB * 1000, 1.0)
+    out = score(rec, h)
+    assert out["cpu_above_limit"] == pytest.approx(0.25)
+    assert out["cpu_above_request"] == pytest.approx(0.5)
+    assert out["cpu_slack"] == 0.0
+
+
+def test_change_counting() -> None:
+    rising = hourly(10)
+    rising = History(
+        ts=rising.ts,
+        cpu=rising.cpu,
+        memory=np.linspace(1, 2, rising.ts.size) * 1e9,
+        interval=rising.interval,
+        throttled=rising.throttled,
+        oom_ts=rising.oom_ts,
+    )
+    # cut at day 7; refits at days 8, 9, 10 -> 3 changes when memory keeps rising
+    res = backtest({"r": rising, "flat": hourly(10)}, ["test-max"], refit_every=DAY)
+    changes = res.details.set_index("workload")["changes"]
+    assert changes["r"] == 3
+    assert changes["flat"] == 0
+    assert res.summary.iloc[0]["changes"] == 3
+
+
+def test_train_split_is_by_time_not_count() -> None:
+    ts = np.r_[np.arange(0.0, 100.0), np.arange(100.0, 1001.0, 100.0)]
+    n = ts.size
+    h = History(ts, np.ones(n), np.ones(n), np.ones(n), np.full(n, np.nan), np.array([650.0]))
+    train, test, cut = split_history(h, 0.7)
+    assert cut == 700.0
+    assert train.ts.size == 107 and train.ts[-1] == 700.0  # 100 dense + 100..700
+    assert list(test.ts) == [800.0, 900.0, 1000.0]
+    assert list(train.oom_ts) == [650.0] and test.oom_ts.size == 0
+    with pytest.raises(UsageError):
+        split_history(h, 1.5)
+
+
+def test_insufficient_counted_separately() -> None:
+    res = backtest({"tiny": hourly(2), "big": hourly(10)}, ["krr-simple"], refit_every=0)
+    s = res.summary.iloc[0]
+    assert s["insufficient"] == 1 and s["scored"] == 1
+    assert s["oom_free"] == 1.0
+    status = res.details.set_index("workload")["status"]
+    assert status["tiny"] == "insufficient"
+
+
+def test_frame_input_and_outputs() -> None:
+    ts = np.arange(0, 300 * 60, 60.0)
+    df = pd.DataFrame(
+        {
+            "workload": "w",
+            "ts": ts,
+            "cpu": 0.5,
+            "memory": 1e8,
+            "cpu_limit": 1.0,
+            "memory_limit": 2e8,
+        }
+    )
+    hs = histories_from_frame(df)
+    assert hs["w"].interval[0] == 60.0 and hs["w"].declared.memory_limit == 200_000_000
+    res = backtest(df, ["rightsize", "krr-simple", "vpa"], refit_every=3600)
+    assert list(res.summary["strategy"]) == ["rightsize", "krr-simple", "vpa"]
+    table = res.format_table()
+    assert "krr-simple" in table and "OOM-free" in table
+    payload = json.loads(json.dumps(res.to_dict()))
+    assert len(payload["workloads"]) == 3
+    assert payload["summary"][0]["scored"] == 1

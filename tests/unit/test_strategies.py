@@ -1,0 +1,263 @@
+"""Strategy tests: hand-computed anchors (KRR simple, VPA), rightsize behaviour, properties."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rightsize.analysis.strategies import (
+    get_strategy,
+    recommend,
+    resolve_params,
+    strategy_names,
+)
+from rightsize.analysis.strategies._common import interval_peaks, weighted_quantile
+from rightsize.analysis.strategies.base import History
+from rightsize.analysis.strategies.vpa import ExponentialBuckets, histogram_percentile
+from rightsize.errors import UsageError
+from rightsize.model import Declared
+from rightsize.units import round_cpu_up, round_memory_up
+
+MIB = 2**20
+
+
+def make(
+    cpu: np.ndarray | list[float],
+    memory: np.ndarray | list[float],
+    step: float = 60.0,
+    oom_ts: list[float] | None = None,
+    declared: Declared | None = None,
+) -> History:
+    c = np.asarray(cpu, dtype=np.float64)
+    m = np.asarray(memory, dtype=np.float64)
+    ts = np.arange(c.size, dtype=np.float64) * step
+    return History(
+        ts=ts,
+        cpu=c,
+        memory=m,
+        interval=np.full(c.size, step),
+        throttled=np.full(c.size, np.nan),
+        oom_ts=np.asarray(oom_ts or [], dtype=np.float64),
+        declared=declared or Declared(),
+    )
+
+
+# --- registry -------------------------------------------------------------
+
+
+def test_registry_names_and_default_first() -> None:
+    names = strategy_names()
+    assert names[0] == "rightsize"
+    assert {"krr-simple", "vpa"} <= set(names)
+    assert get_strategy("vpa").defaults["target_percentile"] == 0.9
+
+
+def test_unknown_strategy_lists_known() -> None:
+    with pytest.raises(UsageError, match=r"'nope'.*krr-simple.*vpa"):
+        get_strategy("nope")
+
+
+def test_unknown_param_names_full_key() -> None:
+    with pytest.raises(UsageError, match=r"strategy\.vpa\.bogus"):
+        resolve_params("vpa", {"bogus": 1.0})
+    assert resolve_params("vpa", {"safety_margin": 0.2})["safety_margin"] == 0.2
+
+
+# --- krr-simple -----------------------------------------------------------
+
+
+def test_krr_simple_hand_computed() -> None:
+    cpu = np.linspace(0.0, 1.0, 200)  # linear p95 = 0.95 exactly
+    mem = np.full(200, 100.0 * MIB)
+    mem[17] = 200.0 * MIB
+    rec = recommend("krr-simple", make(cpu, mem))
+    assert rec.cpu_request == 0.95
+    assert rec.cpu_limit is None
+    assert rec.memory_request == rec.memory_limit == 230 * MIB  # 200 MiB x 1.15
+
+
+def test_krr_simple_floors() -> None:
+    rec = recommend("krr-simple", make(np.zeros(150), np.full(150, 10.0 * MIB)))
+    assert rec.cpu_request == 0.010
+    assert rec.memory_request == 100 * MIB
+
+
+def test_krr_simple_insufficient_below_100_points() -> None:
+    rec = recommend("krr-simple", make(np.ones(99), np.full(99, 1e9)))
+    assert rec.cpu_request is None and rec.memory_limit is None
+    assert rec.confidence == 0
+    assert any("insufficient data" in n for n in rec.notes)
+    assert recommend("krr-simple", make(np.ones(100), np.full(100, 1e9))).cpu_request == 1.0
+
+
+def test_krr_simple_uses_last_14_days_only() -> None:
+    step = 3600.0
+    n = 20 * 24
+    mem = np.full(n, 100.0 * MIB)
+    mem[0] = 1000.0 * MIB  # 20 days ago: outside KRR's 336 h
+    rec = recommend("krr-simple", make(np.ones(n), mem, step=step))
+    assert rec.memory_limit == 115 * MIB
+
+
+# --- vpa ------------------------------------------------------------------
+
+
+def test_vpa_buckets_and_percentile_is_bucket_end() -> None:
+    b = ExponentialBuckets(0.01, 1.05, 1000.0)
+    assert b.count == 176
+    assert b.find(np.array([0.005, 0.5]))[1] == 25
+    assert b.find(np.array([0.005]))[0] == 0
+    p = histogram_percentile(b, np.full(10, 0.5), np.ones(10), 0.9)
+    end = 0.01 * (1.05**26 - 1) / 0.05
+    assert p == pytest.approx(end)
+    assert 0.5 < p <= 0.5 * 1.05 + 0.01
+
+
+def test_vpa_target_p90_plus_margin() -> None:
+    n = 3000
+    rec = recommend("vpa", make(np.full(n, 0.5), np.full(n, 1e9)))
+    assert rec.cpu_request == round_cpu_up(0.5111345375888712 * 1.15)  # 588m
+    assert rec.cpu_request == 0.588
+    mem_end = histogram_percentile(
+        ExponentialBuckets(1e7, 1.05, 1e12), np.array([1e9]), np.ones(1), 0.9
+    )
+    assert rec.memory_request == round_memory_up(mem_end * 1.15)
+    assert rec.cpu_limit is None and rec.memory_limit is None  # nothing declared: no ratio
+
+
+def test_vpa_keeps_declared_ratio_and_minimums() -> None:
+    decl = Declared(cpu_request=1.0, cpu_limit=2.0, memory_request=MIB, memory_limit=4 * MIB)
+    rec = recommend("vpa", make(np.zeros(100), np.full(100, MIB), declared=decl))
+    assert rec.cpu_request == 0.025
+    assert rec.cpu_limit == 0.05
+    assert rec.memory_request == 250 * MIB
+    assert rec.memory_limit == 1000 * MIB
+
+
+def test_vpa_confidence_scales_with_lifespan_and_samples() -> None:
+    half_day = recommend("vpa", make(np.ones(720), np.full(720, 1e9)))  # 720 samples, 0.5 d
+    assert half_day.confidence == pytest.approx(0.5, abs=0.01)
+    sparse = recommend("vpa", make(np.ones(144), np.full(144, 1e9), step=1200.0))  # 2 days
+    assert sparse.confidence == pytest.approx(0.1)  # samples/1440 bound
+    assert any("upper bound" in n for n in sparse.notes)
+
+
+def test_vpa_oom_adds_bumped_peak() -> None:
+    n = 1440
+    mem = np.full(n, 1000.0 * MIB)
+    plain = recommend("vpa", make(np.ones(n), mem))
+    oom = recommend("vpa", make(np.ones(n), mem, oom_ts=[600.0 * 60]))
+    assert plain.memory_request is not None and oom.memory_request is not None
+    assert oom.memory_request >= 1200 * MIB * 1.15 > plain.memory_request
+
+
+# --- rightsize ------------------------------------------------------------
+
+
+def test_rightsize_bumps_memory_after_oom() -> None:
+    n = 2000
+    mem = np.full(n, 500.0 * MIB)
+    decl = Declared(memory_limit=512 * MIB)
+    before = recommend("rightsize", make(np.ones(n), mem, declared=decl))
+    after = recommend("rightsize", make(np.ones(n), mem, oom_ts=[1000 * 60.0], declared=decl))
+    assert before.memory_limit is not None and after.memory_limit is not None
+    assert after.memory_limit >= 512 * MIB * 1.2 > before.memory_limit
+    assert any("OOM" in n for n in after.notes)
+
+
+def test_rightsize_insufficient_data() -> None:
+    rec = recommend("rightsize", make(np.ones(10), np.full(10, 1e9)))
+    assert rec.cpu_request is None and rec.memory_request is None
+    assert rec.confidence < 0.5
+    assert any("insufficient data" in n for n in rec.notes)
+    rec = recommend(
+        "rightsize", make(np.ones(10), np.full(10, 1e9)), {"min_samples": 5, "min_hours": 0.1}
+    )
+    assert rec.cpu_request is not None  # configurable
+
+
+def test_rightsize_no_cpu_limit_by_default_and_limit_when_configured() -> None:
+    rng = np.random.default_rng(1)
+    h = make(rng.uniform(0.1, 1.0, 3000), np.full(3000, 1e9))
+    rec = recommend("rightsize", h)
+    assert rec.cpu_limit is None and any("no CPU limit" in n for n in rec.notes)
+    lim = recommend("rightsize", h, {"cpu_limit": 1})
+    assert lim.cpu_limit is not None and lim.cpu_request is not None
+    assert lim.cpu_limit >= lim.cpu_request
+
+
+def test_rightsize_cpu_request_meets_overrun_target() -> None:
+    # 90 % of time at 0.1 core, 10 % at 1 core: CPU-seconds above r must be <= 3 %
+    cpu = np.tile(np.r_[np.full(9, 0.1), 1.0], 300)
+    rec = recommend("rightsize", make(cpu, np.full(cpu.size, 1e9)), {"cpu_margin": 0.0})
+    assert rec.cpu_request is not None
+    r = rec.cpu_request
+    over = np.maximum(cpu - r, 0).sum() / cpu.sum()
+    assert over <= 0.03 + 1e-9
+    assert r < 1.0  # not simply the max
+
+
+def test_rightsize_short_history_gets_more_headroom() -> None:
+    mem = np.full(3000, 1000.0 * MIB)
+    long = recommend("rightsize", make(np.ones(3000), mem, step=300.0))
+    short = recommend("rightsize", make(np.ones(120), mem[:120], step=60.0))
+    assert long.memory_limit is not None and short.memory_limit is not None
+    assert short.confidence < long.confidence
+    assert short.memory_limit > long.memory_limit
+
+
+def test_rightsize_projects_growing_memory() -> None:
+    step = 3600.0
+    n = 10 * 24
+    growing = np.linspace(1000, 2000, n) * MIB
+    flat = np.full(n, 2000.0 * MIB)
+    g = recommend("rightsize", make(np.ones(n), growing, step=step))
+    f = recommend("rightsize", make(np.ones(n), flat, step=step))
+    assert g.memory_limit is not None and f.memory_limit is not None
+    assert g.memory_limit > f.memory_limit
+    assert any("growing" in n for n in g.notes)
+
+
+def test_helpers() -> None:
+    assert weighted_quantile(np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 2.0]), 0.5) == 2.0
+    assert math.isnan(weighted_quantile(np.array([]), np.array([]), 0.5))
+    peaks, _ = interval_peaks(np.array([0.0, 10, 20, 30]), np.array([1.0, 5, 2, 3]), 31, 15)
+    assert list(peaks) == [1.0, 5.0, 3.0]
+
+
+# --- properties -------------------------------------------------------------
+
+values = st.lists(
+    st.tuples(
+        st.floats(0, 64, allow_nan=False),
+        st.floats(0, 64 * 2**30, allow_nan=False),
+    ),
+    min_size=100,
+    max_size=200,
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(values, st.sampled_from(["rightsize", "krr-simple", "vpa"]))
+def test_recommendations_are_well_formed(rows: list[tuple[float, float]], name: str) -> None:
+    cpu = np.array([r[0] for r in rows])
+    mem = np.array([r[1] for r in rows])
+    rec = recommend(name, make(cpu, mem))
+    assert rec.cpu_request is not None and rec.memory_request is not None
+    assert rec.cpu_request >= 0.001
+    assert rec.memory_request >= MIB and rec.memory_request % MIB == 0
+    assert rec.memory_limit is None or rec.memory_limit >= rec.memory_request
+    assert rec.cpu_limit is None or rec.cpu_limit >= rec.cpu_request
+    assert 0.0 <= rec.confidence <= 1.0
+    if name != "vpa":  # VPA's p90 of daily peaks may sit below the max by design
+        assert rec.memory_limit is not None and rec.memory_limit >= mem.max()
+
+
+@given(st.floats(0, 1e4, allow_nan=False), st.floats(0, 1e13, allow_nan=False))
+def test_rounding_never_below_input(cores: float, nbytes: float) -> None:
+    assert round_cpu_up(cores) >= cores
+    assert round_memory_up(nbytes) >= nbytes
