@@ -1,0 +1,712 @@
+"""``rightsize import`` / ``rightsize export``: usage samples as CSV or Parquet.
+
+One row per container sample, columns as in the product doc's "Import format".
+Export writes the same format, so export → import round-trips.
+
+Decisions (the doc leaves them open):
+
+- Input kind is sniffed from the content: Parquet magic (or a ``.parquet``/``.pq``
+  name) → Parquet; gzip magic → gzip-compressed CSV; anything else → CSV (UTF-8,
+  BOM allowed). Header names are matched case-insensitively, blanks trimmed.
+- ``timestamp``: ISO 8601 (a naive time is UTC) or Unix seconds (number or numeric
+  string; a value above 1e11 is refused as probably milliseconds). Parquet
+  timestamp columns are accepted too.
+- Besides the documented columns, ``host``, ``name`` and ``cpu_throttled_seconds_total``
+  are understood (export writes them, so a round trip keeps the store's keys and
+  throttled time); other columns are ignored with a warning.
+- ``cpu_cores`` and ``cpu_seconds_total`` may both be present (export writes both);
+  in a row holding both, the counter wins and ``cpu_cores`` is dropped. Counters are
+  stored raw: resets are the analysis' business, as for live collection.
+- Blank cells (and ``NA``/``null``/``NaN``) in value columns mean "not reported";
+  ``timestamp`` and ``container`` must not be blank. Declared columns also take
+  Kubernetes quantities (``250m``, ``512Mi``).
+- Declared values per container: the last non-blank value in time order (the store
+  keeps one declared state per container, so changes over time keep the last one).
+  ``workload`` is stored only when the file gives it (else the analysis derives it).
+- ``oom_kills_total``: every increase is that many ``oom`` events; a decrease is a
+  reset (the new value counts kills since it); the first value of a container counts
+  too (the counter starts at zero when the container starts). The store keys events
+  by time, so the k-th kill of one sample is stamped k µs before the sample.
+- No host row is written: an import knows nothing about the machine (the analysis
+  must treat the hosts table as optional).
+- The whole file is validated before anything is written; samples are then written
+  in transactions of :data:`CHUNK_ROWS` rows. Re-importing adds nothing.
+- Export: ``oom_kills_total`` counts the ``oom`` events inside the exported window
+  up to each sample; declared values are the container's current ones on every row.
+  Parquet stores ``timestamp`` as a UTC microsecond timestamp, CSV as ISO 8601 ``Z``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rightsize.errors import InputError, UsageError
+from rightsize.rows import ContainerRow, EventRow, SampleRow
+from rightsize.store import Store, load
+from rightsize.units import parse_cpu, parse_memory
+
+log = logging.getLogger("rightsize.import")
+
+CHUNK_ROWS = 50_000
+REQUIRED_COLUMNS = ("timestamp", "container", "memory_bytes")
+CPU_COLUMNS = ("cpu_seconds_total", "cpu_cores")
+DECLARED_COLUMNS = ("cpu_request", "cpu_limit", "memory_request", "memory_limit")
+EXPORT_COLUMNS = (
+    "timestamp",
+    "container",
+    "workload",
+    "host",
+    "name",
+    "cpu_seconds_total",
+    "cpu_cores",
+    "memory_bytes",
+    "cpu_request",
+    "cpu_limit",
+    "memory_request",
+    "memory_limit",
+    "cpu_periods_total",
+    "cpu_throttled_periods_total",
+    "cpu_throttled_seconds_total",
+    "oom_kills_total",
+)
+KNOWN_COLUMNS = frozenset(EXPORT_COLUMNS)
+
+_REQUIRED_TEXT = "timestamp, container, memory_bytes and one of cpu_cores or cpu_seconds_total"
+_NULLS = frozenset({"", "na", "n/a", "nan", "null", "none", "<na>"})
+_INT_LIMIT = 2.0**63  # stored as SQLite INTEGER (int64)
+_MAX_UNIX_SECONDS = 1e11  # year 5138: a bigger number is almost surely milliseconds
+_MAX_KILLS_PER_SAMPLE = 100_000
+_EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
+
+WorkloadOf = Callable[[pd.DataFrame], "pd.Series[str]"]
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What an import did: data rows read, distinct containers, new samples/events."""
+
+    rows: int
+    containers: int
+    samples_added: int
+    events_added: int
+    skipped_duplicates: int
+
+
+@dataclass(frozen=True)
+class _Source:
+    path: Path
+    kind: str  # "csv" | "parquet"
+
+    def where(self, label: Any) -> str:
+        # CSV rows are kept at their position (blank lines too), header = line 1.
+        n = int(label)
+        return f"line {n + 2}" if self.kind == "csv" else f"row {n + 1}"
+
+    def fail(self, label: Any, column: str, problem: str, value: Any, expected: str) -> InputError:
+        shown = str(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        return InputError(
+            f"{self.path}: {self.where(label)}, column {column!r}: {problem} {shown!r}; "
+            f"expected {expected}"
+        )
+
+    def missing(self, label: Any, column: str, expected: str) -> InputError:
+        return InputError(
+            f"{self.path}: {self.where(label)}, column {column!r}: value missing; "
+            f"expected {expected}"
+        )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _pyarrow_parquet() -> Any:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise UsageError(
+            "Parquet needs pyarrow: install it with pip install 'rightsize[parquet]'"
+        ) from exc
+    return pq
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(8192)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the file: {exc.strerror or exc}") from exc
+
+
+def _read(path: Path) -> tuple[_Source, pd.DataFrame]:
+    head = _head(path)
+    name = path.name.lower()
+    if head.startswith(b"PAR1") or name.endswith((".parquet", ".pq")):
+        return _Source(path, "parquet"), _read_parquet(path)
+    return _Source(path, "csv"), _read_csv(path, head)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    pq = _pyarrow_parquet()
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: not a readable Parquet file ({first})") from exc
+    frame: pd.DataFrame = table.to_pandas()
+    return frame.reset_index(drop=True)
+
+
+def _read_csv(path: Path, head: bytes) -> pd.DataFrame:
+    gz = head.startswith(b"\x1f\x8b")
+    if gz:
+        import gzip
+
+        try:
+            with gzip.open(path, "rb") as fh:
+                head = fh.read(8192)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"{path}: not a readable gzip file ({exc})") from exc
+    if b"\x00" in head:
+        raise InputError(
+            f"{path}: binary data, not a CSV file; expected a CSV (optionally gzip-compressed) "
+            "with a header row, or a Parquet file"
+        )
+    if not head.strip():
+        raise InputError(
+            f"{path}: empty file; expected a CSV header row ({_REQUIRED_TEXT}) "
+            "and one row per sample"
+        )
+    try:
+        with warnings.catch_warnings():
+            # more fields than the header: pandas would silently drop data
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                skip_blank_lines=False,
+                index_col=False,
+                encoding="utf-8-sig",
+                compression="gzip" if gz else None,
+            )
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+        ragged = _ragged_line(path, gz)
+        if ragged is None:
+            raise InputError(f"{path}: not a valid CSV file ({_one_line(exc)})") from exc
+        line, fields, expected = ragged
+        raise InputError(
+            f"{path}: line {line}: {fields} fields; expected {expected} as in the header"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: not UTF-8 text (byte {exc.start}); expected a CSV file or a Parquet file"
+        ) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise InputError(
+            f"{path}: empty file; expected a CSV header row ({_REQUIRED_TEXT})"
+        ) from exc
+    except (OSError, EOFError, ValueError) as exc:
+        raise InputError(f"{path}: not a valid CSV file ({_one_line(exc)})") from exc
+    return frame
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[-1] if text else type(exc).__name__
+
+
+def _ragged_line(path: Path, gz: bool) -> tuple[int, int, int] | None:
+    """(line, fields, header fields) of the first record wider than the header (error path)."""
+    import csv
+    import gzip
+
+    opener = gzip.open if gz else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        for record in reader:
+            if len(record) > len(header):
+                return reader.line_num, len(record), len(header)
+    return None
+
+
+def _normalise_columns(src: _Source, frame: pd.DataFrame) -> pd.DataFrame:
+    names = [str(c).strip().lower() for c in frame.columns]
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise InputError(f"{src.path}: column {n!r} appears twice in the header")
+        seen.add(n)
+    frame.columns = pd.Index(names)
+    found = ", ".join(names) or "none"
+    for col in REQUIRED_COLUMNS:
+        if col not in seen:
+            raise InputError(
+                f"{src.path}: missing required column {col!r} "
+                f"(required: {_REQUIRED_TEXT}; found: {found})"
+            )
+    if not seen.intersection(CPU_COLUMNS):
+        raise InputError(
+            f"{src.path}: missing a CPU column: expected cpu_cores or cpu_seconds_total "
+            f"(found: {found})"
+        )
+    unknown = [n for n in names if n not in KNOWN_COLUMNS]
+    if unknown:
+        log.warning("%s: ignoring unknown columns: %s", src.path, ", ".join(unknown))
+        frame = frame.drop(columns=unknown)
+    return frame
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _text(s: pd.Series[Any], *, nulls: frozenset[str] = _NULLS) -> pd.Series[Any]:
+    """Strings, trimmed, with blank / null tokens as NaN (non-strings stringified)."""
+    t = s.astype("str").str.strip()
+    isnull = s.isna() | t.str.lower().isin(nulls)
+    return t.mask(isnull)
+
+
+def _first_bad(mask: pd.Series[bool] | Any) -> Any:
+    return mask.index[np.flatnonzero(mask.to_numpy())[0]]
+
+
+def _numbers(
+    src: _Source,
+    frame: pd.DataFrame,
+    col: str,
+    expected: str,
+    quantity: Callable[[str], float] | None = None,
+    scale: float = 1.0,
+) -> pd.Series[float]:
+    """A column as float64 (NaN = not reported); refuses unparsable, infinite, negative."""
+    raw = frame[col]
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        values = raw.astype("float64")
+        present = raw.notna()
+        shown = raw
+    else:
+        shown = _text(raw)
+        present = shown.notna()
+        values = pd.to_numeric(shown, errors="coerce").astype("float64")
+        if quantity is not None:
+            rest = present & values.isna()
+            if rest.any():
+                parsed: dict[str, float] = {}
+                for text in pd.unique(shown[rest]):
+                    try:
+                        parsed[str(text)] = float(quantity(str(text)))
+                    except UsageError:
+                        parsed[str(text)] = float("nan")
+                values = values.where(~rest, shown[rest].map(parsed).astype("float64"))
+    bad = present & ~np.isfinite(values.fillna(0.0))
+    bad |= present & values.isna()
+    if bad.any():
+        label = _first_bad(bad)
+        raise src.fail(label, col, "not a number:", shown[label], expected)
+    negative = values < 0
+    if negative.any():
+        label = _first_bad(negative)
+        raise src.fail(label, col, "negative value", shown[label], f"{expected} (>= 0)")
+    big = values * scale >= _INT_LIMIT
+    if big.any():
+        label = _first_bad(big)
+        limit = f"{_INT_LIMIT / scale:.3g}"
+        raise src.fail(label, col, "value too large", shown[label], f"{expected} below {limit}")
+    return values
+
+
+def _integers(values: pd.Series[float]) -> pd.Series[Any]:
+    return values.round().astype("Int64")
+
+
+def _unix(dt: pd.Series[Any]) -> pd.Series[float]:
+    naive = getattr(dt.dt, "tz", None) is None
+    dt = dt.dt.tz_localize("UTC") if naive else dt.dt.tz_convert("UTC")
+    return (dt - _EPOCH) / pd.Timedelta(1, "s")
+
+
+def _timestamps(src: _Source, frame: pd.DataFrame) -> pd.Series[float]:
+    raw = frame["timestamp"]
+    expected = "ISO 8601 (2024-05-01T12:00:00Z) or Unix seconds"
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        ts = _unix(raw)
+        shown: pd.Series[Any] = raw
+        present = raw.notna()
+    elif pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        ts = raw.astype("float64")
+        shown, present = raw, raw.notna()
+    else:
+        shown = _text(raw)
+        present = shown.notna()
+        ts = pd.to_numeric(shown, errors="coerce").astype("float64")
+        rest = present & ts.isna()
+        if rest.any():
+            dt = pd.to_datetime(shown[rest], format="ISO8601", utc=True, errors="coerce")
+            ts = ts.where(~rest, _unix(dt))
+    if not present.all():
+        raise src.missing(_first_bad(~present), "timestamp", expected)
+    bad = ~np.isfinite(ts.fillna(np.inf))
+    if bad.any():
+        label = _first_bad(bad)
+        raise src.fail(label, "timestamp", "cannot parse", shown[label], expected)
+    negative = ts < 0
+    if negative.any():
+        label = _first_bad(negative)
+        raise src.fail(label, "timestamp", "before 1970:", shown[label], expected)
+    millis = ts > _MAX_UNIX_SECONDS
+    if millis.any():
+        label = _first_bad(millis)
+        raise src.fail(
+            label, "timestamp", "too large (milliseconds?)", shown[label], "Unix seconds"
+        )
+    return ts
+
+
+def _parse(src: _Source, frame: pd.DataFrame, default_host: str) -> pd.DataFrame:
+    """Validate the raw columns; return one tidy frame in store units, sorted by time."""
+    container = _text(frame["container"], nulls=frozenset({""}))
+    if container.isna().any():
+        raise src.missing(_first_bad(container.isna()), "container", "a container id or name")
+    out = pd.DataFrame(index=frame.index)
+    if "host" in frame:
+        out["host"] = _text(frame["host"], nulls=frozenset({""})).fillna(default_host)
+    else:
+        out["host"] = default_host
+    out["container_id"] = container
+    out["ts"] = _timestamps(src, frame)
+    for col in ("name", "workload"):
+        out[col] = (
+            _text(frame[col], nulls=frozenset({""}))
+            if col in frame
+            else pd.Series(np.nan, index=frame.index, dtype="object")
+        )
+
+    def num(
+        col: str,
+        expected: str,
+        quantity: Callable[[str], float] | None = None,
+        scale: float = 1.0,
+    ) -> Any:
+        if col not in frame:
+            return pd.Series(np.nan, index=frame.index, dtype="float64")
+        return _numbers(src, frame, col, expected, quantity, scale)
+
+    seconds = num("cpu_seconds_total", "cumulative CPU seconds", scale=1e9)
+    cores = num("cpu_cores", "CPU cores")
+    out["cpu_total_ns"] = _integers(seconds * 1e9)
+    out["cpu_cores"] = cores.where(seconds.isna())
+    out["mem"] = _integers(num("memory_bytes", "a number of bytes"))
+    out["periods"] = _integers(num("cpu_periods_total", "a cumulative period count"))
+    out["throttled_periods"] = _integers(
+        num("cpu_throttled_periods_total", "a cumulative period count")
+    )
+    out["throttled_ns"] = _integers(
+        num("cpu_throttled_seconds_total", "cumulative throttled seconds", scale=1e9) * 1e9
+    )
+    out["oom"] = num("oom_kills_total", "a cumulative OOM kill count").round()
+    cpu_expected = "cores (0.25) or a CPU quantity (250m)"
+    mem_expected = "bytes (536870912) or a memory quantity (512Mi)"
+    for col in ("cpu_request", "cpu_limit"):
+        out[col] = num(col, cpu_expected, parse_cpu)
+    for col in ("memory_request", "memory_limit"):
+        out[col] = np.ceil(num(col, mem_expected, parse_memory)).astype("Int64")
+    return out.sort_values(["host", "container_id", "ts"], kind="stable")
+
+
+def _oom_events(
+    src: _Source, frame: pd.DataFrame, names: dict[tuple[str, str], str]
+) -> list[EventRow]:
+    """One ``oom`` event per kill counted by ``oom_kills_total`` (see the module doc)."""
+    oom = frame["oom"]
+    if oom.isna().all():
+        return []
+    keys = [frame["host"], frame["container_id"]]
+    prev = oom.groupby(keys, sort=False).ffill().groupby(keys, sort=False).shift()
+    reset = prev.isna() | (oom < prev)
+    increase = oom.where(reset, oom - prev).where(oom.notna(), 0.0).fillna(0.0)
+    hit = increase > 0
+    if not hit.any():
+        return []
+    huge = increase > _MAX_KILLS_PER_SAMPLE
+    if huge.any():
+        label = _first_bad(huge)
+        raise src.fail(
+            label,
+            "oom_kills_total",
+            f"implausible jump of {int(increase[label])} kills to",
+            int(oom[label]),
+            "a cumulative count of OOM kills",
+        )
+    counts = increase[hit].astype("int64").to_numpy()
+    rows = frame.loc[hit]
+    rep = np.repeat(np.arange(len(rows)), counts)
+    k = np.arange(len(rep)) - np.repeat(np.cumsum(counts) - counts, counts)
+    hosts = rows["host"].to_numpy()[rep]
+    ids = rows["container_id"].to_numpy()[rep]
+    stamps = rows["ts"].to_numpy()[rep] - k * 1e-6
+    return [
+        EventRow(
+            host=str(h),
+            container_id=str(c),
+            ts=float(t),
+            action="oom",
+            exit_code=None,
+            name=names.get((str(h), str(c)), str(c)),
+        )
+        for h, c, t in zip(hosts, ids, stamps, strict=True)
+    ]
+
+
+def _objects(s: pd.Series[Any]) -> list[Any]:
+    """Column values as Python objects, None for missing."""
+    return s.astype(object).where(s.notna(), None).tolist()
+
+
+def _containers(frame: pd.DataFrame) -> list[ContainerRow]:
+    cols = ["name", "workload", *DECLARED_COLUMNS]
+    last = frame.groupby(["host", "container_id"], sort=True)[cols].last()
+    rows: list[ContainerRow] = []
+    for (host, cid), name, workload, cpu_req, cpu_lim, mem_req, mem_lim in zip(
+        last.index,
+        *(_objects(last[c]) for c in cols),
+        strict=True,
+    ):
+        rows.append(
+            ContainerRow(
+                host=str(host),
+                container_id=str(cid),
+                name=str(name) if name is not None else str(cid),
+                image="",
+                labels={},
+                workload=workload,
+                cpu_request=cpu_req,
+                cpu_limit=cpu_lim,
+                memory_request=mem_req,
+                memory_limit=mem_lim,
+                cpuset_cpus=None,
+                restart_count=0,
+                oom_killed=False,
+                started_at=None,
+                os_type="linux",
+            )
+        )
+    return rows
+
+
+def _samples(chunk: pd.DataFrame) -> list[SampleRow]:
+    mem = _objects(chunk["mem"])
+    return [
+        SampleRow(
+            host=host,
+            container_id=cid,
+            ts=ts,
+            cpu_total_ns=cpu_ns,
+            cpu_cores=cores,
+            system_cpu_ns=None,
+            online_cpus=None,
+            periods=periods,
+            throttled_periods=throttled,
+            throttled_ns=throttled_ns,
+            mem_usage=m,
+            mem_working_set=m,
+            mem_rss=None,
+            mem_limit=None,
+            mem_failcnt=None,
+            pids=None,
+        )
+        for host, cid, ts, cpu_ns, cores, periods, throttled, throttled_ns, m in zip(
+            chunk["host"].tolist(),
+            chunk["container_id"].tolist(),
+            chunk["ts"].tolist(),
+            _objects(chunk["cpu_total_ns"]),
+            _objects(chunk["cpu_cores"]),
+            _objects(chunk["periods"]),
+            _objects(chunk["throttled_periods"]),
+            _objects(chunk["throttled_ns"]),
+            mem,
+            strict=True,
+        )
+    ]
+
+
+def import_file(path: Path, store: Store, *, host: str = "import") -> ImportSummary:
+    """Load a CSV / gzip CSV / Parquet file of samples into ``store``.
+
+    ``host`` is the store host key for rows without a ``host`` column value.
+    Raises :class:`InputError` (one line: file, line/row, column, value) for a
+    malformed file, :class:`UsageError` when Parquet is given without pyarrow.
+    Nothing is written unless the whole file is valid.
+    """
+    path = Path(path)
+    src, raw = _read(path)
+    raw = _normalise_columns(src, raw)
+    if src.kind == "csv":
+        # Blank lines were kept so labels match line numbers; drop them now.
+        blank = raw.apply(lambda c: c.isna() | c.astype("str").str.strip().eq(""))
+        raw = raw.loc[~blank.all(axis=1)]
+    if raw.empty:
+        raise InputError(f"{path}: no data rows; expected one row per sample after the header")
+    frame = _parse(src, raw, host)
+    last_names = frame.groupby(["host", "container_id"], sort=False)["name"].last()
+    names: dict[tuple[str, str], str] = {}
+    for (h, c), n in zip(list(last_names.index), last_names.tolist(), strict=True):
+        names[(str(h), str(c))] = n if isinstance(n, str) else str(c)
+    events = _oom_events(src, frame, names)
+    containers = _containers(frame)
+    events_before = store.counts()["events"]
+    added = 0
+    for start in range(0, len(frame), CHUNK_ROWS):
+        first = start == 0
+        added += store.write(
+            samples=_samples(frame.iloc[start : start + CHUNK_ROWS]),
+            containers=containers if first else (),
+            events=events if first else (),
+        )
+    events_added = store.counts()["events"] - events_before
+    return ImportSummary(
+        rows=len(frame),
+        containers=len(containers),
+        samples_added=added,
+        events_added=events_added,
+        skipped_duplicates=len(frame) - added,
+    )
+
+
+# --------------------------------------------------------------------------- export
+
+
+def _default_workload(containers: pd.DataFrame) -> pd.Series[str]:
+    return containers["name"].astype("str")
+
+
+def _export_frame(
+    samples: pd.DataFrame,
+    containers: pd.DataFrame,
+    events: pd.DataFrame,
+    workload_of: WorkloadOf | None,
+) -> pd.DataFrame:
+    keys = ["host", "container_id"]
+    derived = (workload_of or _default_workload)(containers)
+    info = containers[[*keys, "name", *DECLARED_COLUMNS]].copy()
+    info["workload"] = containers["workload"].where(containers["workload"].notna(), derived)
+    s = samples.merge(info, on=keys, how="left", validate="many_to_one")
+
+    oom = events.loc[events["action"] == "oom", [*keys, "ts"]].sort_values("ts", kind="stable")
+    if len(oom):
+        oom = oom.assign(oom_kills_total=oom.groupby(keys).cumcount() + 1)
+        order = s["ts"].argsort(kind="stable")
+        joined = pd.merge_asof(
+            s.iloc[order].reset_index(),
+            oom,
+            on="ts",
+            by=keys,
+            direction="backward",
+            allow_exact_matches=True,
+        ).set_index("index")
+        kills = joined["oom_kills_total"].reindex(s.index).fillna(0)
+    else:
+        kills = pd.Series(0, index=s.index)
+
+    micros = np.round(s["ts"].to_numpy(dtype="float64") * 1e6).astype("int64")
+    stamps = np.datetime_as_string(micros.astype("datetime64[us]"), unit="us")
+    ints: Any = "Int64"
+    out = pd.DataFrame(
+        {
+            "timestamp": pd.Series(stamps, index=s.index, dtype="str") + "Z",
+            "container": s["container_id"],
+            "workload": s["workload"].fillna(s["name"]).fillna(s["container_id"]),
+            "host": s["host"],
+            "name": s["name"].fillna(s["container_id"]),
+            "cpu_seconds_total": s["cpu_total_ns"] / 1e9,
+            "cpu_cores": s["cpu_cores"],
+            "memory_bytes": s["mem_working_set"].round().astype(ints),
+            "cpu_request": s["cpu_request"],
+            "cpu_limit": s["cpu_limit"],
+            "memory_request": s["memory_request"].round().astype(ints),
+            "memory_limit": s["memory_limit"].round().astype(ints),
+            "cpu_periods_total": s["periods"].round().astype(ints),
+            "cpu_throttled_periods_total": s["throttled_periods"].round().astype(ints),
+            "cpu_throttled_seconds_total": s["throttled_ns"] / 1e9,
+            "oom_kills_total": kills.astype("int64"),
+        },
+        columns=list(EXPORT_COLUMNS),
+    )
+    return out.reset_index(drop=True)
+
+
+def _write_atomic(out: Path, write: Callable[[str], None]) -> None:
+    """Write to a temp file beside ``out``, then rename over it (mode per umask)."""
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    try:
+        write(str(tmp))
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def export_samples(
+    store_path: Path,
+    out: Path | None = None,
+    *,
+    fmt: str = "csv",
+    since: float | None = None,
+    until: float | None = None,
+    workload_of: WorkloadOf | None = None,
+) -> int:
+    """Write the store's samples in the import format; returns rows written.
+
+    ``out=None`` writes CSV to stdout. Files are written atomically (temp file
+    + rename); a ``.gz`` name gzips the CSV. In Parquet, ``timestamp`` is a
+    UTC microsecond timestamp column; in CSV, ISO 8601 with ``Z``.
+    ``workload_of(containers)`` derives the workload of containers without an
+    explicit one (default: the container name).
+    """
+    if fmt not in ("csv", "parquet"):
+        raise UsageError(f"invalid export format {fmt!r}: expected csv or parquet")
+    if fmt == "parquet" and out is None:
+        raise UsageError("parquet export needs an output file (--output FILE)")
+    pq: Any = _pyarrow_parquet() if fmt == "parquet" else None
+    ds = load(store_path, since=since, until=until)
+    frame = _export_frame(ds.samples, ds.containers, ds.events, workload_of)
+    if out is None:
+        frame.to_csv(sys.stdout, index=False)
+        return len(frame)
+    out = Path(out)
+    if fmt == "parquet":
+        import pyarrow as pa
+
+        table_frame = frame.assign(
+            timestamp=pd.to_datetime(frame["timestamp"], format="ISO8601", utc=True).astype(
+                "datetime64[us, UTC]"
+            )
+        )
+        table = pa.Table.from_pandas(table_frame, preserve_index=False)
+        _write_atomic(out, lambda tmp: pq.write_table(table, tmp))
+    else:
+        gz = out.name.lower().endswith(".gz")
+        _write_atomic(
+            out,
+            lambda tmp: frame.to_csv(tmp, index=False, compression="gzip" if gz else None),
+        )
+    return len(frame)
