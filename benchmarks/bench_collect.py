@@ -1,4 +1,4 @@
-"""Collector benchmarks against the local Docker engine (run by hand; results in docs/benchmarks.md).
+"""Collector benchmarks against the local engine (run by hand; results in docs/benchmarks.md).
 
     python benchmarks/bench_collect.py wall --containers 40 --repeat 5
     python benchmarks/bench_collect.py ticks --containers 40 --seconds 15
