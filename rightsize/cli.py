@@ -38,11 +38,11 @@ class Duration(click.ParamType[float]):
             return float(value)
         from rightsize.units import parse_duration
 
-        what = f"value for {param.opts[-1]}" if param is not None and param.opts else "duration"
         try:
-            return parse_duration(str(value), what=what)
+            return parse_duration(str(value))
         except UsageError as exc:
-            self.fail(str(exc).removeprefix("invalid "), param, ctx)
+            reason = str(exc).split(": ", 1)[-1]
+            self.fail(f"{str(value)!r}: {reason}", param, ctx)
 
 
 DURATION = Duration()
@@ -112,7 +112,10 @@ def collect(ctx: click.Context, docker_hosts: tuple[str, ...], interval: float,
     """Sample running containers into the store."""
     from rightsize.collect import CollectOptions
     from rightsize.progress import run_collect
+    from rightsize.sources.docker.host import resolve_host
 
+    for h in docker_hosts:  # validate every URL before anything is created
+        resolve_host(h)
     options = CollectOptions(
         hosts=list(docker_hosts) or [None],
         interval=interval,

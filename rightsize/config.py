@@ -1,0 +1,165 @@
+"""Configuration: ``rightsize.toml`` or ``[tool.rightsize]`` in ``pyproject.toml``.
+
+Lookup: ``--config PATH`` → ``./rightsize.toml`` → ``[tool.rightsize]`` in
+``./pyproject.toml`` → defaults. Command-line options override the file;
+``RIGHTSIZE_STRATEGY`` overrides the file's strategy name.
+
+```toml
+exclude = ["kube-system/*"]          # workload patterns (fnmatch) left out
+
+[strategy]
+name = "rightsize"                   # rightsize | krr-simple | vpa
+[strategy.rightsize]                 # parameters of one strategy
+cpu_headroom = 0.1
+
+[thresholds]                         # see rightsize.analysis.thresholds
+oom_risk_warning = 0.9
+
+[prices]                             # optional: waste in money
+cpu_per_core_hour = 0.031
+memory_per_gib_hour = 0.004
+
+[check]
+fail_on = "critical"                 # warning | critical
+```
+
+Every error names the key path (``thresholds.oom_risk_warning``) and what
+was expected; an unknown key is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from rightsize.analysis.thresholds import Thresholds
+from rightsize.errors import InputError, UsageError
+
+TOP_KEYS = ("exclude", "strategy", "thresholds", "prices", "check")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated configuration."""
+
+    source: Path | None = None
+    strategy: str = "rightsize"
+    strategy_params: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    exclude: tuple[str, ...] = ()
+    fail_on: str = "critical"
+
+    def params_for(self, strategy: str) -> dict[str, float]:
+        return dict(self.strategy_params.get(strategy, {}))
+
+
+def _unknown(path: str, key: str, known: tuple[str, ...] | list[str]) -> UsageError:
+    where = f"{path}.{key}" if path else key
+    return UsageError(f"unknown config key {where}: known keys are {', '.join(sorted(known))}")
+
+
+def _table(value: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise UsageError(f"config key {path}: expected a table, got {value!r}")
+    return value
+
+
+def from_mapping(doc: Mapping[str, Any], source: Path | None = None) -> Config:
+    """Validate a parsed TOML document into a :class:`Config`."""
+    from rightsize.analysis.strategies import resolve_params, strategy_names
+
+    for key in doc:
+        if key not in TOP_KEYS:
+            raise _unknown("", key, TOP_KEYS)
+    cfg = Config(source=source)
+
+    exclude = doc.get("exclude", [])
+    if not isinstance(exclude, list) or not all(isinstance(x, str) for x in exclude):
+        raise UsageError("config key exclude: expected a list of workload patterns (strings)")
+    cfg = replace(cfg, exclude=tuple(exclude))
+
+    strategy = _table(doc.get("strategy", {}), "strategy")
+    names = strategy_names()
+    params: dict[str, dict[str, float]] = {}
+    for key, value in strategy.items():
+        if key == "name":
+            if value not in names:
+                raise UsageError(
+                    f"config key strategy.name: unknown strategy {value!r}; "
+                    f"expected one of {', '.join(names)}"
+                )
+            cfg = replace(cfg, strategy=value)
+        elif key in names:
+            table = _table(value, f"strategy.{key}")
+            for pk, pv in table.items():
+                if isinstance(pv, bool) or not isinstance(pv, int | float):
+                    raise UsageError(f"config key strategy.{key}.{pk}: expected a number, "
+                                     f"got {pv!r}")
+            resolve_params(key, dict(table))  # names unknown keys as strategy.<name>.<key>
+            params[key] = {k: float(v) for k, v in table.items()}
+        else:
+            raise _unknown("strategy", key, ["name", *names])
+    cfg = replace(cfg, strategy_params=params)
+
+    thresholds = dict(_table(doc.get("thresholds", {}), "thresholds"))
+    if "prices" in doc:
+        if "prices" in thresholds:
+            raise UsageError("config: prices given twice ([prices] and [thresholds.prices])")
+        thresholds["prices"] = _table(doc["prices"], "prices")
+    cfg = replace(cfg, thresholds=Thresholds.from_mapping(thresholds))
+
+    check = _table(doc.get("check", {}), "check")
+    for key, value in check.items():
+        if key != "fail_on":
+            raise _unknown("check", key, ["fail_on"])
+        if value not in ("warning", "critical"):
+            raise UsageError(f"config key check.fail_on: expected warning or critical, "
+                             f"got {value!r}")
+        cfg = replace(cfg, fail_on=value)
+    return cfg
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read the config file {path}: {exc.strerror or exc}") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: invalid TOML: {exc}") from exc
+
+
+def load_config(path: Path | None = None, *, cwd: Path | None = None,
+                env: Mapping[str, str] | None = None) -> Config:
+    """Find, read and validate the configuration (see the module docstring)."""
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    doc: Mapping[str, Any] = {}
+    source: Path | None = None
+    if path is not None:
+        source, doc = path, _read_toml(path)
+    elif (cwd / "rightsize.toml").is_file():
+        source = cwd / "rightsize.toml"
+        doc = _read_toml(source)
+    elif (cwd / "pyproject.toml").is_file():
+        pyproject = _read_toml(cwd / "pyproject.toml")
+        tool = pyproject.get("tool", {})
+        if isinstance(tool, Mapping) and "rightsize" in tool:
+            source = cwd / "pyproject.toml"
+            doc = _table(tool["rightsize"], "tool.rightsize")
+    try:
+        cfg = from_mapping(doc, source)
+    except UsageError as exc:
+        if source is None:
+            raise
+        raise UsageError(f"{source}: {exc}") from exc
+    if env.get("RIGHTSIZE_STRATEGY"):
+        from rightsize.analysis.strategies import get_strategy
+
+        cfg = replace(cfg, strategy=get_strategy(env["RIGHTSIZE_STRATEGY"]).name)
+    return cfg

@@ -1,0 +1,113 @@
+"""The command line's error contract: one line, the right exit code, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rightsize.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    out, err = capsys.readouterr()
+    code = exc.value.code
+    return (code if isinstance(code, int) else 0), out, err
+
+
+def one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["collect", "--interval", "ten"], "'ten'"),
+        (["collect", "--duration", "5x"], "'5x'"),
+        (["collect", "--interval", "0s"], "greater than zero"),
+        (["collect", "--samples", "0"], "--samples"),
+        (["collect", "--filter", "label"], "key=value"),
+        (["collect", "--docker-host", "ssh://host"], "ssh://host"),
+        (["collect", "--bogus"], "--bogus"),
+        (["nosuchcommand"], "nosuchcommand"),
+        (["export", "--format", "parquet"], "--output"),
+        (["--log-format", "xml", "collect"], "xml"),
+    ],
+)
+def test_bad_usage_is_exit_2_and_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], needle: str
+) -> None:
+    code, _, err = run(capsys, "--db", str(tmp_path / "s.db"), *args)
+    assert code == 2
+    assert needle in one_line(err)
+
+
+def test_import_of_a_missing_file_names_it(capsys: pytest.CaptureFixture[str],
+                                           tmp_path: Path) -> None:
+    code, _, err = run(capsys, "--db", str(tmp_path / "s.db"), "import",
+                       str(tmp_path / "nope.csv"))
+    assert code == 2
+    assert "nope.csv" in one_line(err)
+
+
+def test_import_of_a_malformed_csv_names_file_and_line(capsys: pytest.CaptureFixture[str],
+                                                       tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,container,cpu_cores,memory_bytes\n"
+                   "2026-01-01T00:00:00Z,a,0.5,1000\n"
+                   "yesterday,a,0.5,1000\n")
+    code, _, err = run(capsys, "--db", str(tmp_path / "s.db"), "import", str(bad))
+    assert code == 2
+    line = one_line(err)
+    assert "bad.csv" in line and "line 3" in line
+
+
+def test_import_of_a_recorded_folder(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    folder = Path(__file__).parents[1] / "fixtures" / "docker-api" / "rightsize-lab-session"
+    code, out, _ = run(capsys, "--db", str(tmp_path / "s.db"), "import", str(folder))
+    assert code == 0
+    assert "imported 2076 samples" in out
+
+
+def test_export_of_a_missing_store_is_exit_3(capsys: pytest.CaptureFixture[str],
+                                             tmp_path: Path) -> None:
+    code, _, err = run(capsys, "--db", str(tmp_path / "none.db"), "export")
+    assert code == 3
+    assert "none.db" in one_line(err)
+
+
+def test_a_file_that_is_not_a_store_is_exit_2(capsys: pytest.CaptureFixture[str],
+                                               tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    db.write_text("this is not sqlite\n" * 100)
+    code, _, err = run(capsys, "--db", str(db), "export")
+    assert code == 2
+    assert "x.db" in one_line(err)
+
+
+def test_export_then_import_round_trips(capsys: pytest.CaptureFixture[str],
+                                        tmp_path: Path) -> None:
+    folder = Path(__file__).parents[1] / "fixtures" / "docker-api" / "rightsize-lab-session"
+    run(capsys, "--db", str(tmp_path / "a.db"), "import", str(folder))
+    out_csv = tmp_path / "a.csv"
+    code, _, _ = run(capsys, "--db", str(tmp_path / "a.db"), "export", "-o", str(out_csv))
+    assert code == 0
+    code, out, _ = run(capsys, "--db", str(tmp_path / "b.db"), "import", str(out_csv))
+    assert code == 0
+    assert "imported 2076 samples of 8 containers" in out
+
+
+def test_python_dash_m_entry_point() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "rightsize", "--help"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0
+    for command in ("collect", "import", "export", "lab"):
+        assert command in proc.stdout
