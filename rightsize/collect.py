@@ -168,6 +168,7 @@ class HostSession:
         self._rounds = 0
         self._event_since: float | None = None
         self._streams: dict[str, _StatsStream] = {}
+        self._leftover: list[tuple[str, str]] = []
         self.keep_all = keep_all
 
     @property
@@ -207,9 +208,12 @@ class HostSession:
             raise
 
     async def disconnect(self) -> None:
+        tasks = [st.task for st in self._streams.values()]
         for st in self._streams.values():
             st.close()
         self._streams.clear()
+        self._leftover.clear()
+        await asyncio.gather(*tasks, return_exceptions=True)
         task, self._events_task = self._events_task, None
         if task is not None:
             task.cancel()
@@ -256,10 +260,13 @@ class HostSession:
         """Open a stats stream for each listed container; close those no longer listed."""
         wanted = set(ids)
         for cid in list(self._streams):
-            if cid not in wanted:
-                self._streams.pop(cid).close()
+            if cid not in wanted or self._streams[cid].ended:
+                old = self._streams.pop(cid)
+                # Frames that arrived after the last round are still worth keeping.
+                self._leftover.extend((cid, line) for line in old.take())
+                old.close()
         for cid in ids:
-            if cid not in self._streams or self._streams[cid].ended:
+            if cid not in self._streams:
                 self._streams[cid] = _StatsStream(client, cid, keep_all=self.keep_all)
 
     async def _take_frames(self) -> list[tuple[str, dict[str, Any]]]:
@@ -272,15 +279,16 @@ class HostSession:
             for fut in pending:
                 fut.cancel()
         frames: list[tuple[str, dict[str, Any]]] = []
-        for cid, st in streams:
-            for line in st.take():
-                try:
-                    doc = json.loads(line)
-                except ValueError:
-                    log.warning("skipping an invalid stats line for %s: %.80r", cid[:12], line)
-                    continue
-                if isinstance(doc, dict):
-                    frames.append((cid, doc))
+        lines, self._leftover = self._leftover, []
+        lines += [(cid, line) for cid, st in streams for line in st.take()]
+        for cid, line in lines:
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                log.warning("skipping an invalid stats line for %s: %.80r", cid[:12], line)
+                continue
+            if isinstance(doc, dict):
+                frames.append((cid, doc))
         return frames
 
     async def round(self, sem: asyncio.Semaphore) -> _RoundRows:
@@ -423,7 +431,7 @@ async def collect(
             stats.samples += len(merged.samples)
             stats.events += len(merged.events)
             stats.errors += merged.errors
-            stats.containers = len(merged.samples)
+            stats.containers = len({row["container_id"] for row in merged.samples})
             stats.hosts_up = sum(s.up for s in sessions)
             stats.last_round_seconds = time.monotonic() - t0
             if on_round is not None:
