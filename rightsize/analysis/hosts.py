@@ -1,0 +1,227 @@
+"""The host view: capacity against requests, limits and real usage, before and after.
+
+Per host (Docker engine or node):
+
+- ``cpus``/``memory``: capacity (``ncpu``, ``mem_total``).
+- ``requested``/``limits``: sums of the declared values of the containers
+  *running at the end of the window* (last sample within 3 median intervals
+  of the host's last sample; all containers if none qualify), with the ratio
+  to capacity (the overcommit ratio; > 1 = overcommitted) and how many
+  containers declare nothing (an unbounded limit is not summed).
+- ``used``: ``cpu``/``memory`` are the **peak of the summed usage over time**
+  (usage binned on the host's median sample interval, each container's
+  readings averaged per bin, then summed across containers per bin) — what
+  the host really had to provide at its busiest; ``cpu_p95_sum``/
+  ``memory_p95_sum`` are the sums of each running container's p95 — a
+  pessimistic bound, since containers rarely peak together.
+- ``recommended``: ``requested`` and ``limits`` again with every running
+  container taking its workload's recommendation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rightsize.model import Declared, Recommendation
+
+__all__ = ["HostContainer", "HostSummary", "Totals", "host_summaries", "peak_of_sum"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Summed CPU (cores) and memory (bytes) of some declared or recommended values."""
+
+    cpu: float
+    memory: int
+    cpu_undeclared: int
+    memory_undeclared: int
+
+    def to_dict(self, cpus: float, memory: float) -> dict[str, Any]:
+        return {
+            "cpu": round(self.cpu, 6),
+            "memory": int(self.memory),
+            "cpu_ratio": round(self.cpu / cpus, 4) if cpus else None,
+            "memory_ratio": round(self.memory / memory, 4) if memory else None,
+            "undeclared": {"cpu": self.cpu_undeclared, "memory": self.memory_undeclared},
+        }
+
+
+@dataclass(frozen=True)
+class HostContainer:
+    """One running container as the host view needs it."""
+
+    container_id: str
+    workload: str
+    declared: Declared
+    cpu_p95: float
+    memory_p95: float
+
+
+@dataclass(frozen=True)
+class HostSummary:
+    """Capacity, declared totals, usage and recommended totals of one host."""
+
+    host: str
+    name: str
+    cpus: int
+    memory: int
+    containers: int
+    requested: Totals
+    limits: Totals
+    cpu_peak: float
+    memory_peak: float
+    cpu_p95_sum: float
+    memory_p95_sum: float
+    recommended_requested: Totals
+    recommended_limits: Totals
+
+    def to_dict(self) -> dict[str, Any]:
+        cpus, mem = float(self.cpus), float(self.memory)
+
+        def ratio(v: float, cap: float) -> float | None:
+            return round(v / cap, 4) if cap and not math.isnan(v) else None
+
+        def num(v: float, integer: bool = False) -> float | int | None:
+            if math.isnan(v):
+                return None
+            return round(v) if integer else round(v, 6)
+
+        return {
+            "host": self.host,
+            "name": self.name,
+            "cpus": self.cpus,
+            "memory": self.memory,
+            "containers": self.containers,
+            "requested": self.requested.to_dict(cpus, mem),
+            "limits": self.limits.to_dict(cpus, mem),
+            "used": {
+                "cpu": num(self.cpu_peak),
+                "memory": num(self.memory_peak, True),
+                "cpu_ratio": ratio(self.cpu_peak, cpus),
+                "memory_ratio": ratio(self.memory_peak, mem),
+                "cpu_p95_sum": num(self.cpu_p95_sum),
+                "memory_p95_sum": num(self.memory_p95_sum, True),
+            },
+            "recommended": {
+                "requested": self.recommended_requested.to_dict(cpus, mem),
+                "limits": self.recommended_limits.to_dict(cpus, mem),
+            },
+        }
+
+
+def _totals(values: Sequence[tuple[float | None, float | None]]) -> Totals:
+    cpu = sum(c for c, _ in values if c is not None)
+    mem = sum(m for _, m in values if m is not None)
+    return Totals(
+        cpu=float(cpu),
+        memory=int(mem),
+        cpu_undeclared=sum(1 for c, _ in values if c is None),
+        memory_undeclared=sum(1 for _, m in values if m is None),
+    )
+
+
+def _sized(rec: Recommendation | None) -> Recommendation | None:
+    """The recommendation if it sizes anything (else the declared values stand)."""
+    if rec is None:
+        return None
+    values = (rec.cpu_request, rec.cpu_limit, rec.memory_request, rec.memory_limit)
+    return rec if any(v is not None for v in values) else None
+
+
+def peak_of_sum(
+    host_codes: IntArray,
+    container_codes: IntArray,
+    ts: FloatArray,
+    values: Sequence[FloatArray],
+    nhosts: int,
+    width: FloatArray,
+    start: FloatArray,
+) -> list[FloatArray]:
+    """Per host, the peak over time of the summed per-container usage, per value array.
+
+    Time is cut into bins of ``width[host]`` seconds from ``start[host]``;
+    each container's readings in a bin are averaged, then summed per bin.
+    NaN values are ignored; hosts without values get NaN.
+    """
+    if ts.size == 0:
+        return [np.full(nhosts, np.nan) for _ in values]
+    w = np.where(width > 0, width, 1.0)[host_codes]
+    bins = ((ts - start[host_codes]) / w).astype(np.int64)
+    nb = int(bins.max()) + 1
+    key = container_codes.astype(np.int64) * nb + bins
+    order: IntArray | None = None
+    if np.any(key[1:] < key[:-1]):
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+    first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+    hc = host_codes if order is None else host_codes[order]
+    host_bin = hc[first].astype(np.int64) * nb + key[first] % nb
+    dense = nhosts * nb <= 20_000_000
+    if not dense:
+        slots, inverse = np.unique(host_bin, return_inverse=True)
+    out = []
+    for v in values:
+        v = v if order is None else v[order]
+        known = ~np.isnan(v)
+        sums = np.add.reduceat(np.where(known, v, 0.0), first)
+        counts = np.add.reduceat(known.astype(np.int64), first)
+        means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+        seen_w = (counts > 0).astype(np.float64)
+        if dense:  # one slot per (host, bin)
+            per_bin = np.bincount(host_bin, weights=means, minlength=nhosts * nb)
+            seen = np.bincount(host_bin, weights=seen_w, minlength=nhosts * nb) > 0
+            peak = np.where(seen, per_bin, -np.inf).reshape(nhosts, nb).max(axis=1)
+        else:  # only the bins that hold readings
+            per_slot = np.bincount(inverse, weights=means)
+            seen_slot = np.bincount(inverse, weights=seen_w) > 0
+            peak = np.full(nhosts, -np.inf)
+            np.maximum.at(peak, slots[seen_slot] // nb, per_slot[seen_slot])
+        out.append(np.where(np.isfinite(peak), peak, np.nan))
+    return out
+
+
+def host_summaries(
+    hosts: Mapping[str, Mapping[str, Any]],
+    running: Mapping[str, Sequence[HostContainer]],
+    cpu_peak: Mapping[str, float],
+    memory_peak: Mapping[str, float],
+    recommendations: Mapping[str, Recommendation | None],
+) -> list[HostSummary]:
+    """One :class:`HostSummary` per host in ``running`` (sorted by host).
+
+    ``hosts`` maps host id → its HostRow fields (``name``, ``ncpu``,
+    ``mem_total``); unknown hosts get zero capacity and null ratios.
+    """
+    out = []
+    for host in sorted(running):
+        row = hosts.get(host, {})
+        members = running[host]
+        declared = [m.declared for m in members]
+        recs = [_sized(recommendations.get(m.workload)) or m.declared for m in members]
+        out.append(
+            HostSummary(
+                host=host,
+                name=str(row.get("name") or host),
+                cpus=int(row.get("ncpu") or 0),
+                memory=int(row.get("mem_total") or 0),
+                containers=len(members),
+                requested=_totals([(d.cpu_request, d.memory_request) for d in declared]),
+                limits=_totals([(d.cpu_limit, d.memory_limit) for d in declared]),
+                cpu_peak=float(cpu_peak.get(host, math.nan)),
+                memory_peak=float(memory_peak.get(host, math.nan)),
+                cpu_p95_sum=float(np.nansum([m.cpu_p95 for m in members])),
+                memory_p95_sum=float(np.nansum([m.memory_p95 for m in members])),
+                recommended_requested=_totals([(r.cpu_request, r.memory_request) for r in recs]),
+                recommended_limits=_totals([(r.cpu_limit, r.memory_limit) for r in recs]),
+            )
+        )
+    return out

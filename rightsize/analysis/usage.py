@@ -1,0 +1,257 @@
+"""Per-interval usage from cumulative counters, vectorised over all containers.
+
+:func:`usage_series` turns the store's ``samples`` (one row per reading) into
+one tidy row per reading with the rates over the interval that *ends* at it:
+
+- ``cpu`` (cores) = Δcpu_total_ns / Δts / 1e9. NaN for a container's first
+  reading (no predecessor), for a counter that went down (a restart: the
+  interval holding the reset is dropped, never counted from zero), for an
+  interval holding a ``start``/``restart`` event of the container (a reset
+  the counter alone may not show), for Δts ≤ 0 (clock steps, duplicates)
+  and for gaps. Imported rate data (``cpu_cores`` set, no counter) is used
+  as is. Never negative.
+- a **gap** is an interval longer than ``gap_factor`` x the container's
+  median interval: nothing is averaged across it, it is listed in
+  :attr:`Usage.gaps`.
+- ``memory`` = the working set at the reading (valid on every row).
+- ``throttled_share`` = Δthrottled_periods / Δperiods (NaN when Δperiods = 0,
+  i.e. no quota or nothing runnable); ``throttled_seconds`` = Δthrottled_ns / 1e9;
+  ``periods`` and ``throttled_periods`` are the deltas. Same drop rules as CPU.
+- ``oom_kills``: OOM kills attributed to the interval, from ``oom`` events
+  (each event counts: Docker emits one per kill, child processes included),
+  or, for containers with no ``oom`` event, from growth of ``mem_failcnt`` on
+  hosts where that counter counts OOMs (cgroup v2: ``memory.events`` oom).
+
+Rows come out grouped by container (host, container_id) in input order
+within a container; the store already sorts them by time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from rightsize.analysis.workloads import grouped_stats
+
+__all__ = ["USAGE_COLUMNS", "Usage", "usage_series"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+USAGE_COLUMNS = (
+    "host",
+    "container_id",
+    "ts",
+    "interval",
+    "cpu",
+    "memory",
+    "throttled_share",
+    "throttled_seconds",
+    "periods",
+    "throttled_periods",
+    "oom_kills",
+)
+GAP_COLUMNS = ("host", "container_id", "start", "end", "seconds")
+OOM_COLUMNS = ("host", "container_id", "ts", "kills", "signal")
+_RESET_ACTIONS = ("start", "restart")
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The tidy per-interval frame plus what was set aside.
+
+    ``codes`` numbers the containers 0..n-1 in row order (``keys`` holds the
+    (host, container_id) of each code); analysis code uses them to group
+    without hashing strings again.
+    """
+
+    frame: pd.DataFrame
+    gaps: pd.DataFrame
+    ooms: pd.DataFrame
+    codes: IntArray
+    keys: list[tuple[str, str]]
+
+    @property
+    def starts(self) -> IntArray:
+        """Row offset of each container's first row (length ``len(keys) + 1``)."""
+        counts = np.bincount(self.codes, minlength=len(self.keys))
+        return np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+
+
+def _col(df: pd.DataFrame, name: str, n: int) -> FloatArray:
+    if name not in df.columns:
+        return np.full(n, np.nan)
+    return np.asarray(df[name].to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+
+
+def _container_codes(samples: pd.DataFrame) -> tuple[IntArray, list[tuple[str, str]]]:
+    """Codes numbering (host, container_id) pairs in order of first appearance."""
+    hcodes, hosts = pd.factorize(samples["host"], sort=False)
+    ccodes, cids = pd.factorize(samples["container_id"], sort=False)
+    combined = hcodes.astype(np.int64) * max(len(cids), 1) + ccodes.astype(np.int64)
+    codes, uniq = pd.factorize(combined, sort=False)
+    width = max(len(cids), 1)
+    host_list, cid_list = [str(h) for h in hosts], [str(c) for c in cids]
+    keys = [(host_list[int(u) // width], cid_list[int(u) % width]) for u in uniq]
+    return codes.astype(np.int64), keys
+
+
+def _diff(values: FloatArray) -> FloatArray:
+    out = np.empty_like(values)
+    out[0] = np.nan
+    np.subtract(values[1:], values[:-1], out=out[1:])
+    return out
+
+
+def usage_series(
+    samples: pd.DataFrame,
+    events: pd.DataFrame | None = None,
+    *,
+    gap_factor: float = 3.0,
+    failcnt_hosts: Collection[str] | None = None,
+) -> Usage:
+    """Per-interval CPU, memory, throttling and OOM kills for every container at once.
+
+    ``events`` (the store's events frame) supplies OOM kills and restarts.
+    ``failcnt_hosts``: hosts whose ``mem_failcnt`` counts OOMs (cgroup v2);
+    ``None`` trusts it everywhere. See the module docstring for the rules.
+    """
+    n = len(samples)
+    codes, keys = _container_codes(samples) if n else (np.empty(0, np.int64), [])
+    if n and np.any(codes[1:] < codes[:-1]):
+        order = np.argsort(codes, kind="stable")
+        samples = samples.iloc[order].reset_index(drop=True)
+        codes = codes[order]
+    if n == 0:
+        empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in USAGE_COLUMNS})
+        empty["host"] = empty["host"].astype("str")
+        empty["container_id"] = empty["container_id"].astype("str")
+        return Usage(
+            empty,
+            pd.DataFrame(columns=list(GAP_COLUMNS)),
+            pd.DataFrame(columns=list(OOM_COLUMNS)),
+            codes,
+            keys,
+        )
+
+    ts = _col(samples, "ts", n)
+    same = np.zeros(n, dtype=bool)
+    same[1:] = codes[1:] == codes[:-1]
+    dts = _diff(ts)
+    dts[~same] = np.nan
+    forward = same & (dts > 0)
+
+    # gaps: Δts > gap_factor x the container's median interval
+    pos = np.where(forward, dts, np.nan)
+    median = grouped_stats(codes, pos, len(keys), quantiles=(0.5,)).quantiles[:, 0][codes]
+    gap = forward & (pos > gap_factor * median)
+    ok = forward & ~gap
+    interval = np.where(ok, dts, np.nan)
+
+    # restarts the counters may not show: start/restart events inside an interval
+    starts_at = np.concatenate(([0], np.cumsum(np.bincount(codes, minlength=len(keys)))))
+    index = {k: i for i, k in enumerate(keys)}
+    ev = (
+        events
+        if events is not None
+        else pd.DataFrame(columns=["host", "container_id", "ts", "action"])
+    )
+    reset = np.zeros(n, dtype=bool)
+    oom_rows: list[tuple[str, str, float, int, str]] = []
+    oom_kills = np.zeros(n, dtype=np.float64)
+    if len(ev):
+        relevant = ev[ev["action"].isin((*_RESET_ACTIONS, "oom"))]
+        for (host, cid), group in relevant.groupby(["host", "container_id"], sort=False):
+            code = index.get((str(host), str(cid)))
+            ets = group["ts"].to_numpy(dtype=np.float64)
+            actions = group["action"].to_numpy(dtype=object)
+            is_oom = actions == "oom"
+            for t in ets[is_oom]:
+                oom_rows.append((str(host), str(cid), float(t), 1, "event"))
+            if code is None:
+                continue
+            lo, hi = int(starts_at[code]), int(starts_at[code + 1])
+            rows = lo + np.searchsorted(ts[lo:hi], ets, side="left")
+            # OOM: the interval that ends at the first reading at/after the kill
+            kill_rows = np.minimum(rows[is_oom], hi - 1)
+            np.add.at(oom_kills, kill_rows, 1.0)
+            # (re)start strictly after the previous reading: that interval is void
+            restart_rows = rows[~is_oom]
+            reset[restart_rows[(restart_rows > lo) & (restart_rows < hi)]] = True
+
+    valid = ok & ~reset
+
+    # CPU
+    cpu_ns = _col(samples, "cpu_total_ns", n)
+    dcpu = _diff(cpu_ns)
+    cpu = np.where(valid & (dcpu >= 0), dcpu / np.where(valid, dts, 1.0) / 1e9, np.nan)
+    rate = _col(samples, "cpu_cores", n)
+    use_rate = np.isnan(cpu_ns) & ~np.isnan(rate)
+    if use_rate.any():
+        cpu = np.where(use_rate, np.maximum(rate, 0.0), cpu)
+        interval = np.where(use_rate & np.isnan(interval) & forward, median, interval)
+
+    # throttling
+    dp = _diff(_col(samples, "periods", n))
+    dtp = _diff(_col(samples, "throttled_periods", n))
+    dtn = _diff(_col(samples, "throttled_ns", n))
+    t_ok = valid & (dp >= 0) & (dtp >= 0) & (dtn >= 0)
+    periods = np.where(t_ok, dp, np.nan)
+    throttled_periods = np.where(t_ok, dtp, np.nan)
+    throttled_seconds = np.where(t_ok, dtn / 1e9, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(t_ok & (dp > 0), dtp / np.where(dp > 0, dp, 1.0), np.nan)
+    share = np.minimum(share, 1.0)
+
+    # failcnt growth, for containers with no oom event, on hosts that count OOMs there
+    failcnt = _col(samples, "mem_failcnt", n)
+    dfail = _diff(failcnt)
+    grow = same & (dfail > 0) & ~reset
+    if grow.any():
+        with_events = {(h, c) for h, c, *_ in oom_rows}
+        eligible = np.array(
+            [
+                k not in with_events and (failcnt_hosts is None or k[0] in failcnt_hosts)
+                for k in keys
+            ],
+            dtype=bool,
+        )
+        grow &= eligible[codes]
+        for i in np.flatnonzero(grow):
+            h, c = keys[codes[i]]
+            oom_rows.append((h, c, float(ts[i]), int(dfail[i]), "failcnt"))
+        oom_kills = oom_kills + np.where(grow, dfail, 0.0)
+
+    frame = pd.DataFrame(
+        {
+            "host": samples["host"].reset_index(drop=True),
+            "container_id": samples["container_id"].reset_index(drop=True),
+            "ts": ts,
+            "interval": interval,
+            "cpu": cpu,
+            "memory": _col(samples, "mem_working_set", n),
+            "throttled_share": share,
+            "throttled_seconds": throttled_seconds,
+            "periods": periods,
+            "throttled_periods": throttled_periods,
+            "oom_kills": oom_kills,
+        },
+        copy=False,
+    )
+    gi = np.flatnonzero(gap)
+    gaps = pd.DataFrame(
+        {
+            "host": [keys[codes[i]][0] for i in gi],
+            "container_id": [keys[codes[i]][1] for i in gi],
+            "start": ts[gi - 1],
+            "end": ts[gi],
+            "seconds": dts[gi],
+        },
+        columns=list(GAP_COLUMNS),
+    )
+    ooms = pd.DataFrame(oom_rows, columns=list(OOM_COLUMNS))
+    return Usage(frame, gaps, ooms, codes, keys)

@@ -1,0 +1,118 @@
+"""Workload identity (Kubernetes, Compose, explicit, name) and pooled statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rightsize.analysis.workloads import (
+    QUANTILES,
+    grouped_stats,
+    owner_from_pod,
+    workload_name,
+    workload_names,
+)
+
+
+@pytest.mark.parametrize(
+    ("pod", "owner"),
+    [
+        ("web-7d4b9c8f6d-x2x9z", "web"),  # Deployment: ReplicaSet hash + suffix
+        ("api-server-5f6b7c9d8-qwz4k", "api-server"),
+        ("db-0", "db"),  # StatefulSet ordinal
+        ("kafka-broker-12", "kafka-broker"),
+        ("node-exporter-x7kfp", "node-exporter"),  # DaemonSet suffix
+        ("backup-29012345-bd9xk", "backup"),  # CronJob
+        ("debug", "debug"),  # bare pod
+        ("my-cache", "my-cache"),  # vowels: not a generated suffix
+        ("web-backend", "web-backend"),
+    ],
+)
+def test_owner_from_pod(pod: str, owner: str) -> None:
+    assert owner_from_pod(pod) == owner
+
+
+def k8s(pod: str, container: str, ns: str = "shop") -> dict[str, str]:
+    return {
+        "io.kubernetes.pod.namespace": ns,
+        "io.kubernetes.pod.name": pod,
+        "io.kubernetes.container.name": container,
+    }
+
+
+def test_workload_name_rules() -> None:
+    assert (
+        workload_name("k8s_app_web-7d4b9c8f6d-x2x9z", k8s("web-7d4b9c8f6d-x2x9z", "app"))
+        == "shop/web/app"
+    )
+    assert workload_name("x", k8s("db-1", "postgres", "data")) == "data/db/postgres"
+    assert workload_name("k8s_POD_web", k8s("web-7d4b9c8f6d-x2x9z", "POD")) is None
+    sandbox = {"io.kubernetes.docker.type": "podsandbox"}
+    assert workload_name("k8s_POD_x", sandbox) is None
+    compose = {"com.docker.compose.project": "blog", "com.docker.compose.service": "db"}
+    assert workload_name("blog-db-1", compose) == "blog/db"
+    assert workload_name("blog-db-1", compose, "explicit") == "explicit"
+    assert workload_name("lab-idle", {"app": "x"}) == "lab-idle"
+
+
+def test_workload_names_frame_pools_replicas() -> None:
+    containers = pd.DataFrame(
+        {
+            "name": ["a", "b", "c", "d", "e"],
+            "labels": [
+                k8s("web-7d4b9c8f6d-x2x9z", "app"),
+                k8s("web-7d4b9c8f6d-q8r2t", "app"),
+                k8s("web-7d4b9c8f6d-x2x9z", "POD"),
+                {"com.docker.compose.project": "p", "com.docker.compose.service": "s"},
+                {},
+            ],
+            "workload": [None, None, None, None, "imported"],
+        }
+    )
+    names = workload_names(containers).tolist()
+    assert names == ["shop/web/app", "shop/web/app", None, "p/s", "imported"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), st.floats(0, 1e9, allow_nan=False) | st.just(float("nan"))),
+        min_size=1,
+        max_size=200,
+    )
+)
+def test_grouped_stats_match_numpy(pairs: list[tuple[int, float]]) -> None:
+    codes = np.array([c for c, _ in pairs], dtype=np.int64)
+    values = np.array([v for _, v in pairs], dtype=np.float64)
+    g = grouped_stats(codes, values, 6)
+    for code in range(6):
+        v = values[(codes == code) & ~np.isnan(values)]
+        assert g.count[code] == v.size
+        if v.size == 0:
+            assert np.isnan(g.quantiles[code]).all() and np.isnan(g.max[code])
+            continue
+        expected = np.percentile(v, [q * 100 for q in QUANTILES])
+        assert np.allclose(g.quantiles[code], expected, rtol=1e-9, atol=1e-6)
+        assert g.max[code] == v.max()
+        assert np.isclose(g.mean[code], v.mean())
+
+
+def test_grouped_stats_contiguous_fast_path_matches_numpy() -> None:
+    rng = np.random.default_rng(7)
+    sizes = [120, 0, 75, 300]
+    codes = np.repeat(np.arange(len(sizes)), sizes).astype(np.int64)
+    values = rng.exponential(2.0, size=codes.size)
+    values[::17] = np.nan
+    g = grouped_stats(codes, values, len(sizes), interval=np.ones(codes.size))
+    for code, size in enumerate(sizes):
+        v = values[codes == code]
+        v = v[~np.isnan(v)]
+        assert g.count[code] == v.size
+        if size:
+            assert np.allclose(g.quantiles[code], np.percentile(v, [50, 90, 95, 99]))
+            assert g.duration[code] == v.size
+        else:
+            assert np.isnan(g.max[code])
