@@ -58,8 +58,8 @@ from rightsize.model import Recommendation
 from rightsize.units import format_cpu, format_memory
 
 DEFAULTS: dict[str, float] = {
-    "min_samples": 60.0,
-    "min_hours": 1.0,
+    "min_samples": 30.0,
+    "min_hours": 0.02,
     "full_confidence_days": 3.0,
     "full_confidence_samples": 500.0,
     "gap_factor": 3.0,
