@@ -48,6 +48,51 @@ class Duration(click.ParamType[float]):
 DURATION = Duration()
 
 
+class TimeSpec(click.ParamType[float]):
+    """A point in time: a duration ago (``2h``), ISO 8601 or Unix seconds."""
+
+    name = "time"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        import time
+        from datetime import UTC, datetime
+
+        from rightsize.units import parse_duration
+
+        text = str(value).strip()
+        try:
+            return time.time() - parse_duration(text)
+        except UsageError:
+            pass
+        try:
+            return float(text) if text.replace(".", "", 1).isdigit() else (
+                datetime.fromisoformat(text.replace("Z", "+00:00"))
+                .replace(tzinfo=None if "+" in text[10:] or "Z" in text else UTC)
+                .timestamp()
+            )
+        except ValueError:
+            self.fail(f"{text!r}: expected a duration ago (2h, 7d), an ISO 8601 time "
+                      "(2026-11-27T06:00:00Z) or Unix seconds", param, ctx)
+
+
+TIME = TimeSpec()
+
+
+def data_options(f: Any) -> Any:
+    """The data options ``analyze``, ``report``, ``check`` and ``backtest`` share."""
+    f = click.option("--workload", default=None, metavar="PATTERN",
+                     help="Only workloads matching this pattern (fnmatch, e.g. 'lab-*').")(f)
+    f = click.option("--until", type=TIME, default=None,
+                     help="Samples up to this time (duration ago, ISO 8601 or Unix seconds).")(f)
+    f = click.option("--since", type=TIME, default=None,
+                     help="Samples from this time (e.g. 7d = the last 7 days).")(f)
+    return f
+
+
 @dataclass
 class Settings:
     """Global options, shared by every command."""
@@ -186,6 +231,101 @@ def export(ctx: click.Context, fmt: str, output: Path | None, since: float | Non
         until=None if until is None else now - until,
     )
     log.info("exported %d samples", n)
+
+
+def _analysis(ctx: click.Context, strategy: str | None, since: float | None,
+              until: float | None, workload: str | None) -> Any:
+    """Load the store and analyze it with the configured strategy and thresholds."""
+    from rightsize.analysis.result import analyze as run_analysis
+    from rightsize.config import load_config
+    from rightsize.errors import RuntimeFailure
+    from rightsize.store import load
+
+    settings = _settings(ctx)
+    cfg = load_config(settings.config)
+    name = strategy or cfg.strategy
+    dataset = load(settings.db, since=since, until=until)
+    if dataset.samples.empty:
+        raise RuntimeFailure(f"no samples in {settings.db}"
+                             + (" in the requested window" if since or until else "")
+                             + ": collect or import some first")
+    hosts = sorted(str(h) for h in dataset.samples["host"].unique())
+    kinds = {
+        "recording" if h.startswith("recording:")
+        else "docker" if h.split("://")[0] in ("unix", "tcp", "http", "https")
+        else "import"
+        for h in hosts
+    }
+    source = {"kind": kinds.pop() if len(kinds) == 1 else "mixed", "hosts": hosts}
+    return run_analysis(dataset, strategy=name, params=cfg.params_for(name),
+                        thresholds=cfg.thresholds, workload=workload, source=source)
+
+
+def _emit(text: str, output: Path | None) -> None:
+    """Write a result to stdout (``-`` or nothing) or atomically to a file."""
+    if output is None or str(output) == "-":
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    import os
+    import tempfile
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@cli.command()
+@data_options
+@click.option("--strategy", default=None, help="Recommendation strategy (default rightsize).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]),
+              default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
+              help="Write to this file (default stdout).")
+@click.pass_context
+def analyze(ctx: click.Context, since: float | None, until: float | None, workload: str | None,
+            strategy: str | None, fmt: str, output: Path | None) -> None:
+    """Findings and recommendations for every workload in the store."""
+    from rightsize.render import render
+
+    _emit(render(_analysis(ctx, strategy, since, until, workload), fmt), output)
+
+
+@cli.command()
+@data_options
+@click.option("--strategy", "strategies", multiple=True,
+              help="Strategy to score, repeatable (default: all).")
+@click.option("--train", type=click.FloatRange(0.05, 0.95), default=0.7, show_default=True,
+              help="Share of each workload's history to fit on.")
+@click.option("--refit-every", type=DURATION, default="1d", show_default=True,
+              help="Refit interval when counting recommendation changes.")
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
+              help="Also write the scores as JSON to this file.")
+@click.pass_context
+def backtest(ctx: click.Context, since: float | None, until: float | None,
+             workload: str | None, strategies: tuple[str, ...], train: float,
+             refit_every: float, output: Path | None) -> None:
+    """Replay strategies on held-out history: slack, would-be OOMs and throttling, changes."""
+    import json
+
+    from rightsize.analysis.backtest import backtest as run_backtest
+    from rightsize.analysis.strategies import get_strategy, strategy_names
+    from rightsize.config import load_config
+
+    names = [get_strategy(s).name for s in strategies] or strategy_names()
+    result = _analysis(ctx, None, since, until, workload)
+    cfg = load_config(_settings(ctx).config)
+    scored = run_backtest(result.histories, names, train=train, refit_every=refit_every,
+                          params={n: cfg.params_for(n) for n in names})
+    click.echo(scored.format_table())
+    if output is not None:
+        _emit(json.dumps(scored.to_dict(), indent=2) + "\n", output)
 
 
 @cli.group()

@@ -111,3 +111,95 @@ def test_python_dash_m_entry_point() -> None:
     assert proc.returncode == 0
     for command in ("collect", "import", "export", "lab"):
         assert command in proc.stdout
+
+
+LAB = Path(__file__).parents[1] / "fixtures" / "docker-api" / "rightsize-lab-session"
+
+
+@pytest.fixture
+def lab_db(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    db = tmp_path / "lab.db"
+    run(capsys, "--db", str(db), "import", str(LAB))
+    return db
+
+
+def test_analyze_json_follows_the_contract(capsys: pytest.CaptureFixture[str],
+                                           lab_db: Path) -> None:
+    import json
+
+    code, out, _ = run(capsys, "--db", str(lab_db), "analyze", "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["schema"] == "rightsize/v1"
+    assert doc["source"] == {"kind": "recording", "hosts": ["recording:rightsize-lab-session"]}
+    names = {w["workload"] for w in doc["workloads"]}
+    assert {"lab-idle", "lab-throttled", "lab-hostile"} <= names
+
+
+def test_analyze_writes_output_files(capsys: pytest.CaptureFixture[str], lab_db: Path,
+                                     tmp_path: Path) -> None:
+    out = tmp_path / "out" / "result.csv"
+    code, stdout, _ = run(capsys, "--db", str(lab_db), "analyze", "--format", "csv",
+                          "--output", str(out), "--workload", "lab-idle")
+    assert code == 0 and stdout == ""
+    text = out.read_text()
+    assert "lab-idle" in text and "lab-throttled" not in text
+
+
+def test_analyze_of_an_empty_window_is_exit_3(capsys: pytest.CaptureFixture[str],
+                                              lab_db: Path) -> None:
+    code, _, err = run(capsys, "--db", str(lab_db), "analyze", "--since", "1h")
+    assert code == 3
+    assert "no samples" in one_line(err)
+
+
+@pytest.mark.parametrize(
+    ("toml", "needle"),
+    [
+        ("[thresholds]\noom_risk_warnin = 0.9\n", "thresholds.oom_risk_warnin"),
+        ("[thresholds]\noom_risk_warning = 'high'\n", "thresholds.oom_risk_warning"),
+        ("[strategy]\nname = 'magic'\n", "strategy.name"),
+        ("[strategy.rightsize]\ncpu_margn = 0.1\n", "strategy.rightsize.cpu_margn"),
+        ("colour = 'blue'\n", "colour"),
+        ("[check]\nfail_on = 'info'\n", "check.fail_on"),
+        ("[thresholds\n", "invalid TOML"),
+    ],
+)
+def test_bad_config_is_exit_2_naming_the_key(capsys: pytest.CaptureFixture[str], lab_db: Path,
+                                             tmp_path: Path, toml: str, needle: str) -> None:
+    cfg = tmp_path / "rightsize.toml"
+    cfg.write_text(toml)
+    code, _, err = run(capsys, "--db", str(lab_db), "--config", str(cfg), "analyze")
+    assert code == 2
+    line = one_line(err)
+    assert needle in line and "rightsize.toml" in line
+
+
+def test_config_changes_the_strategy(capsys: pytest.CaptureFixture[str], lab_db: Path,
+                                     tmp_path: Path) -> None:
+    import json
+
+    cfg = tmp_path / "rightsize.toml"
+    cfg.write_text("[strategy]\nname = 'vpa'\n")
+    code, out, _ = run(capsys, "--db", str(lab_db), "--config", str(cfg), "analyze",
+                       "--format", "json")
+    assert code == 0
+    assert json.loads(out)["strategy"]["name"] == "vpa"
+
+
+def test_unknown_strategy_is_exit_2(capsys: pytest.CaptureFixture[str], lab_db: Path) -> None:
+    code, _, err = run(capsys, "--db", str(lab_db), "analyze", "--strategy", "magic")
+    assert code == 2
+    assert "magic" in one_line(err)
+
+
+def test_backtest_prints_a_table_and_writes_json(capsys: pytest.CaptureFixture[str],
+                                                 lab_db: Path, tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "bt.json"
+    code, stdout, _ = run(capsys, "--db", str(lab_db), "backtest", "--output", str(out))
+    assert code == 0
+    for name in ("rightsize", "krr-simple", "vpa"):
+        assert name in stdout
+    assert json.loads(out.read_text())
