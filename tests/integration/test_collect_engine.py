@@ -262,3 +262,20 @@ def test_engine_restart_is_survived(
     assert len(samples_of(db, before)) >= 2
     assert len(samples_of(db, after)) >= 3, err
     assert "lost the engine" in err or "reconnect" in err.lower()
+
+
+def test_several_hosts_into_one_store(tmp_path: Path, containers: Containers) -> None:
+    """Two engine URLs (here: two paths to the same socket) are sampled side by side."""
+    urls = [u for u in ("unix:///var/run/docker.sock", "unix:///run/docker.sock")
+            if Path(u.removeprefix("unix://")).exists()]
+    if len(urls) < 2 or Path(urls[0][7:]).resolve() != Path(urls[1][7:]).resolve():
+        pytest.skip("needs the engine socket reachable under two paths")
+    cid = containers.start("multi", "sleep 600")
+    db = tmp_path / "s.db"
+    run_collect(db, containers.label, "--samples", "2", "--docker-host", urls[0],
+                "--docker-host", urls[1])
+    ds = load(db)
+    mine = ds.samples[ds.samples["container_id"] == cid]
+    assert set(mine["host"]) == set(urls)
+    assert set(ds.hosts["host"]) == set(urls)
+    assert ds.containers[ds.containers["container_id"] == cid].shape[0] == 2
