@@ -328,6 +328,42 @@ def backtest(ctx: click.Context, since: float | None, until: float | None,
         _emit(json.dumps(scored.to_dict(), indent=2) + "\n", output)
 
 
+@cli.command()
+@data_options
+@click.option("--strategy", default=None, help="Recommendation strategy (default rightsize).")
+@click.option("--fail-on", type=click.Choice(["warning", "critical"]), default=None,
+              help="Fail on findings at or above this severity (default critical, or config).")
+@click.option("--baseline", "baseline_path", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, help="Accept the findings recorded in this file.")
+@click.option("--write-baseline", "write_baseline_path",
+              type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Record the current findings as the baseline.")
+@click.option("--junit", "junit_path", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, help="Write JUnit XML (one testsuite per workload).")
+@click.option("--github", is_flag=True,
+              help="GitHub annotations, and a summary appended to $GITHUB_STEP_SUMMARY.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when the gate fails.")
+@click.pass_context
+def check(ctx: click.Context, since: float | None, until: float | None, workload: str | None,
+          strategy: str | None, fail_on: str | None, baseline_path: Path | None,
+          write_baseline_path: Path | None, junit_path: Path | None, github: bool,
+          exit_zero: bool) -> None:
+    """The CI gate: exit 1 when findings reach --fail-on."""
+    from rightsize.config import load_config
+    from rightsize.gate import exit_code, run_gate
+
+    if baseline_path is not None and write_baseline_path is not None:
+        raise UsageError("--baseline and --write-baseline cannot be used together")
+    cfg = load_config(_settings(ctx).config)
+    outcome = run_gate(
+        _analysis(ctx, strategy, since, until, workload),
+        fail_on=fail_on or cfg.fail_on, overrides=cfg.check_overrides, ignore=cfg.check_ignore,
+        baseline_path=baseline_path, write_baseline_path=write_baseline_path,
+        junit_path=junit_path, github=github, out=sys.stdout,
+    )
+    ctx.exit(exit_code(outcome, exit_zero))
+
+
 @cli.group()
 def lab() -> None:
     """Demonstration containers with known misdeclared resources."""
@@ -364,7 +400,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"})
                   for a in args)
     try:
-        cli.main(args=args, prog_name="rightsize", standalone_mode=False)
+        code = cli.main(args=args, prog_name="rightsize", standalone_mode=False)
+        if isinstance(code, int) and code:  # ctx.exit(n) from a command, e.g. check
+            sys.exit(code)
     except click.exceptions.NoArgsIsHelpError as exc:  # pragma: no cover - click >= 8.2
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
         sys.exit(EXIT_USAGE)

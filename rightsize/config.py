@@ -19,8 +19,12 @@ oom_risk_warning = 0.9
 cpu_per_core_hour = 0.031
 memory_per_gib_hour = 0.004
 
-[check]
+[check]                              # the CI gate (rightsize.gate)
 fail_on = "critical"                 # warning | critical
+ignore = ["no_request"]              # kinds, or kind/resource, never gated
+[check.overrides."batch-*"]          # workloads matching an fnmatch pattern
+fail_on = "warning"                  # replaces the global fail_on (and --fail-on)
+ignore = ["over_request/memory"]     # added to the global ignore
 ```
 
 Every error names the key path (``thresholds.oom_risk_warning``) and what
@@ -38,6 +42,8 @@ from typing import Any
 
 from rightsize.analysis.thresholds import Thresholds
 from rightsize.errors import InputError, UsageError
+from rightsize.gate import FAIL_ON, Override, override_path, parse_ignore
+from rightsize.model import Severity
 
 TOP_KEYS = ("exclude", "strategy", "thresholds", "prices", "check")
 
@@ -52,6 +58,8 @@ class Config:
     thresholds: Thresholds = field(default_factory=Thresholds)
     exclude: tuple[str, ...] = ()
     fail_on: str = "critical"
+    check_ignore: tuple[str, ...] = ()
+    check_overrides: tuple[Override, ...] = ()
 
     def params_for(self, strategy: str) -> dict[str, float]:
         return dict(self.strategy_params.get(strategy, {}))
@@ -114,13 +122,50 @@ def from_mapping(doc: Mapping[str, Any], source: Path | None = None) -> Config:
 
     check = _table(doc.get("check", {}), "check")
     for key, value in check.items():
-        if key != "fail_on":
-            raise _unknown("check", key, ["fail_on"])
-        if value not in ("warning", "critical"):
-            raise UsageError(f"config key check.fail_on: expected warning or critical, "
-                             f"got {value!r}")
-        cfg = replace(cfg, fail_on=value)
+        if key == "fail_on":
+            cfg = replace(cfg, fail_on=_fail_on(value, "check.fail_on"))
+        elif key == "ignore":
+            cfg = replace(cfg, check_ignore=_ignore_list(value, "check.ignore"))
+        elif key == "overrides":
+            overrides = []
+            for pattern, table in _table(value, "check.overrides").items():
+                path = override_path(pattern)
+                table = _table(table, path)
+                fail_on: Severity | None = None
+                ignore: tuple[str, ...] = ()
+                for okey, ovalue in table.items():
+                    if okey == "fail_on":
+                        fail_on = _fail_on(ovalue, f"{path}.fail_on")
+                    elif okey == "ignore":
+                        ignore = _ignore_list(ovalue, f"{path}.ignore")
+                    else:
+                        raise _unknown(path, okey, ["fail_on", "ignore"])
+                overrides.append(Override(pattern, fail_on, ignore))
+            cfg = replace(cfg, check_overrides=tuple(overrides))
+        else:
+            raise _unknown("check", key, ["fail_on", "ignore", "overrides"])
     return cfg
+
+
+def _fail_on(value: Any, path: str) -> Severity:
+    for severity in FAIL_ON:
+        if value == severity:
+            return severity
+    raise UsageError(f"config key {path}: expected warning or critical, got {value!r}")
+
+
+def _ignore_list(value: Any, path: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise UsageError(f"config key {path}: expected a list of finding kinds "
+                         f"(\"kind\" or \"kind/resource\"), got {value!r}")
+    for i, entry in enumerate(value):
+        if not isinstance(entry, str):
+            raise UsageError(f"config key {path}[{i}]: expected a string, got {entry!r}")
+        try:
+            parse_ignore(entry)
+        except ValueError as exc:
+            raise UsageError(f"config key {path}[{i}]: {exc}") from None
+    return tuple(value)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

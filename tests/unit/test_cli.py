@@ -203,3 +203,44 @@ def test_backtest_prints_a_table_and_writes_json(capsys: pytest.CaptureFixture[s
     for name in ("rightsize", "krr-simple", "vpa"):
         assert name in stdout
     assert json.loads(out.read_text())
+
+
+def test_check_fails_on_the_lab_and_passes_with_its_baseline(
+    capsys: pytest.CaptureFixture[str], lab_db: Path, tmp_path: Path
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    code, out, _ = run(capsys, "--db", str(lab_db), "check")
+    assert code == 1
+    assert "lab-throttled" in out and "cpu_throttled" in out
+    code, _, _ = run(capsys, "--db", str(lab_db), "check", "--exit-zero")
+    assert code == 0
+    baseline = tmp_path / "baseline.json"
+    code, _, _ = run(capsys, "--db", str(lab_db), "check", "--write-baseline", str(baseline))
+    assert code == 0 and baseline.exists()
+    junit = tmp_path / "junit.xml"
+    code, out, _ = run(capsys, "--db", str(lab_db), "check", "--baseline", str(baseline),
+                       "--junit", str(junit))
+    assert code == 0
+    assert ET.parse(junit).getroot().findall(".//testsuite")
+
+
+def test_check_fail_on_warning_and_github_annotations(
+    capsys: pytest.CaptureFixture[str], lab_db: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    code, out, _ = run(capsys, "--db", str(lab_db), "check", "--fail-on", "warning", "--github")
+    assert code == 1
+    assert "::error" in out
+    assert "lab-idle" in summary.read_text()  # over_request is a warning
+
+
+def test_check_with_a_malformed_baseline_is_exit_2(capsys: pytest.CaptureFixture[str],
+                                                   lab_db: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "baseline.json"
+    bad.write_text("{not json")
+    code, _, err = run(capsys, "--db", str(lab_db), "check", "--baseline", str(bad))
+    assert code == 2
+    assert "baseline.json" in one_line(err)
