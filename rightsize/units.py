@@ -108,7 +108,7 @@ def format_cpu(cores: float | None) -> str:
     if milli % 1000 == 0:
         return str(milli // 1000)
     if milli % 100 == 0:
-        return f"{milli / 1000:g}"
+        return format(Decimal(milli).scaleb(-3).normalize(), "f")
     return f"{milli}m"
 
 

@@ -567,3 +567,22 @@ def test_host_from_lab_info() -> None:
 def test_sanitize_info_allow_list() -> None:
     info = {"NCPU": 4, "Name": "n", "HttpProxy": "http://user:pw@proxy", "Labels": ["a=b"]}
     assert sanitize_info(info) == {"NCPU": 4, "Name": "n"}
+
+
+@pytest.mark.parametrize(
+    ("shares", "labels", "expected"),
+    [
+        (1024, {}, 1.0),
+        (204, {}, 204 / 1024),
+        (256, {"io.kubernetes.pod.namespace": "ns", "io.kubernetes.container.name": "app"}, 0.25),
+        (102, {"io.kubernetes.pod.namespace": "ns", "io.kubernetes.container.name": "app"}, 0.1),
+        (2, {"io.kubernetes.pod.namespace": "ns", "io.kubernetes.container.name": "app"}, None),
+        (0, {}, None),
+    ],
+)
+def test_cpu_request_from_shares_docker_and_kubelet_ways(
+    shares: int, labels: dict[str, str], expected: float | None
+) -> None:
+    doc = {"Id": "c" * 64, "Name": "/x", "Config": {"Image": "i", "Labels": labels},
+           "HostConfig": {"CpuShares": shares}, "State": {}}
+    assert container_from_inspect(doc, "h")["cpu_request"] == expected

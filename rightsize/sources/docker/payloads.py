@@ -265,6 +265,20 @@ def _labels(value: Any) -> dict[str, str]:
     }
 
 
+def _cpu_request(shares: int | None, labels: Mapping[str, str]) -> float | None:
+    """Declared CPU request from ``CpuShares``.
+
+    Plain Docker: shares / 1024. Kubernetes containers (cri-dockerd labels):
+    the kubelet's reverse mapping ``ceil(shares * 1000 / 1024)`` millicores,
+    where 2 shares (the kubelet's minimum) means no request.
+    """
+    if shares is None:
+        return None
+    if "io.kubernetes.pod.namespace" in labels and "io.kubernetes.container.name" in labels:
+        return None if shares <= 2 else -(-shares * 1000 // 1024) / 1000
+    return shares / 1024
+
+
 def container_from_inspect(inspect: Mapping[str, Any], host: str) -> ContainerRow:
     """Turn a ``/containers/{id}/json`` payload into a ContainerRow.
 
@@ -294,15 +308,16 @@ def container_from_inspect(inspect: Mapping[str, Any], host: str) -> ContainerRo
         cpu_limit = min(cpu_limit, float(cpuset))
 
     shares = _positive(hc.get("CpuShares"))
+    labels = _labels(config.get("Labels"))
     platform = _str(inspect.get("Platform")) or "linux"
     return ContainerRow(
         host=host,
         container_id=cid,
         name=_str(inspect.get("Name")).removeprefix("/"),
         image=_str(config.get("Image")),
-        labels=_labels(config.get("Labels")),
+        labels=labels,
         workload=None,
-        cpu_request=None if shares is None else shares / 1024,
+        cpu_request=_cpu_request(shares, labels),
         cpu_limit=cpu_limit,
         memory_request=_positive(hc.get("MemoryReservation")),
         memory_limit=_positive(hc.get("Memory")),
