@@ -84,6 +84,10 @@ TIME = TimeSpec()
 
 def data_options(f: Any) -> Any:
     """The data options ``analyze``, ``report``, ``check`` and ``backtest`` share."""
+    f = click.option("--manifests", multiple=True, metavar="PATH",
+                     type=click.Path(path_type=Path, exists=True),
+                     help="Kubernetes YAML or Compose files (or folders of them) supplying "
+                          "declared values and workload identity; repeatable.")(f)
     f = click.option("--workload", default=None, metavar="PATTERN",
                      help="Only workloads matching this pattern (fnmatch, e.g. 'lab-*').")(f)
     f = click.option("--until", type=TIME, default=None,
@@ -234,7 +238,8 @@ def export(ctx: click.Context, fmt: str, output: Path | None, since: float | Non
 
 
 def _analysis(ctx: click.Context, strategy: str | None, since: float | None,
-              until: float | None, workload: str | None) -> Any:
+              until: float | None, workload: str | None,
+              manifests: Sequence[Path] = ()) -> Any:
     """Load the store and analyze it with the configured strategy and thresholds."""
     from rightsize.analysis.result import analyze as run_analysis
     from rightsize.config import load_config
@@ -249,6 +254,10 @@ def _analysis(ctx: click.Context, strategy: str | None, since: float | None,
         raise RuntimeFailure(f"no samples in {settings.db}"
                              + (" in the requested window" if since or until else "")
                              + ": collect or import some first")
+    if manifests:
+        from rightsize.sources.manifests import apply_manifests, load_manifests
+
+        dataset = apply_manifests(dataset, load_manifests(list(manifests)))
     hosts = sorted(str(h) for h in dataset.samples["host"].unique())
     kinds = {
         "recording" if h.startswith("recording:")
@@ -288,13 +297,28 @@ def _emit(text: str, output: Path | None) -> None:
               default="table", show_default=True)
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
               help="Write to this file (default stdout).")
+@click.option("--patches", "patches_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=None, help="Write kustomize patches for the --manifests workloads here.")
 @click.pass_context
 def analyze(ctx: click.Context, since: float | None, until: float | None, workload: str | None,
-            strategy: str | None, fmt: str, output: Path | None) -> None:
+            manifests: tuple[Path, ...], strategy: str | None, fmt: str, output: Path | None,
+            patches_dir: Path | None) -> None:
     """Findings and recommendations for every workload in the store."""
     from rightsize.render import render
 
-    _emit(render(_analysis(ctx, strategy, since, until, workload), fmt), output)
+    if patches_dir is not None and not manifests:
+        raise UsageError("--patches needs --manifests (the patches edit those manifests)")
+    result = _analysis(ctx, strategy, since, until, workload, manifests)
+    _emit(render(result, fmt), output)
+    if patches_dir is not None:
+        from rightsize.render.patches import write_kustomize_patches
+        from rightsize.sources.manifests import load_manifests
+
+        k8s = {m.workload: m for m in load_manifests(list(manifests)) if m.is_kubernetes}
+        items = [(k8s[w.name], w.recommendation) for w in result
+                 if w.name in k8s and w.recommendation is not None]
+        written = write_kustomize_patches(patches_dir, items)
+        log.info("wrote %d patch files into %s", len(written), patches_dir)
 
 
 @cli.command()
@@ -309,7 +333,8 @@ def analyze(ctx: click.Context, since: float | None, until: float | None, worklo
               help="Also write the scores as JSON to this file.")
 @click.pass_context
 def backtest(ctx: click.Context, since: float | None, until: float | None,
-             workload: str | None, strategies: tuple[str, ...], train: float,
+             workload: str | None, manifests: tuple[Path, ...], strategies: tuple[str, ...],
+             train: float,
              refit_every: float, output: Path | None) -> None:
     """Replay strategies on held-out history: slack, would-be OOMs and throttling, changes."""
     import json
@@ -319,7 +344,7 @@ def backtest(ctx: click.Context, since: float | None, until: float | None,
     from rightsize.config import load_config
 
     names = [get_strategy(s).name for s in strategies] or strategy_names()
-    result = _analysis(ctx, None, since, until, workload)
+    result = _analysis(ctx, None, since, until, workload, manifests)
     cfg = load_config(_settings(ctx).config)
     scored = run_backtest(result.histories, names, train=train, refit_every=refit_every,
                           params={n: cfg.params_for(n) for n in names})
@@ -345,8 +370,8 @@ def backtest(ctx: click.Context, since: float | None, until: float | None,
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when the gate fails.")
 @click.pass_context
 def check(ctx: click.Context, since: float | None, until: float | None, workload: str | None,
-          strategy: str | None, fail_on: str | None, baseline_path: Path | None,
-          write_baseline_path: Path | None, junit_path: Path | None, github: bool,
+          manifests: tuple[Path, ...], strategy: str | None, fail_on: str | None,
+          baseline_path: Path | None, write_baseline_path: Path | None, junit_path: Path | None, github: bool,
           exit_zero: bool) -> None:
     """The CI gate: exit 1 when findings reach --fail-on."""
     from rightsize.config import load_config
@@ -356,7 +381,7 @@ def check(ctx: click.Context, since: float | None, until: float | None, workload
         raise UsageError("--baseline and --write-baseline cannot be used together")
     cfg = load_config(_settings(ctx).config)
     outcome = run_gate(
-        _analysis(ctx, strategy, since, until, workload),
+        _analysis(ctx, strategy, since, until, workload, manifests),
         fail_on=fail_on or cfg.fail_on, overrides=cfg.check_overrides, ignore=cfg.check_ignore,
         baseline_path=baseline_path, write_baseline_path=write_baseline_path,
         junit_path=junit_path, github=github, out=sys.stdout,

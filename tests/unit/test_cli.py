@@ -244,3 +244,34 @@ def test_check_with_a_malformed_baseline_is_exit_2(capsys: pytest.CaptureFixture
     code, _, err = run(capsys, "--db", str(lab_db), "check", "--baseline", str(bad))
     assert code == 2
     assert "baseline.json" in one_line(err)
+
+
+MANIFESTS = Path(__file__).parents[1] / "fixtures" / "manifests"
+
+
+def test_a_bad_manifest_is_exit_2_naming_the_file(capsys: pytest.CaptureFixture[str],
+                                                  lab_db: Path) -> None:
+    code, _, err = run(capsys, "--db", str(lab_db), "analyze", "--manifests",
+                       str(MANIFESTS / "bad" / "bad-quantity.yaml"))
+    assert code == 2
+    assert "bad-quantity.yaml" in one_line(err)
+
+
+def test_patches_need_manifests(capsys: pytest.CaptureFixture[str], lab_db: Path,
+                                tmp_path: Path) -> None:
+    code, _, err = run(capsys, "--db", str(lab_db), "analyze", "--patches", str(tmp_path / "p"))
+    assert code == 2
+    assert "--manifests" in one_line(err)
+
+
+def test_manifests_without_matching_containers_change_nothing(
+    capsys: pytest.CaptureFixture[str], lab_db: Path
+) -> None:
+    import json
+
+    _, plain, _ = run(capsys, "--db", str(lab_db), "analyze", "--format", "json")
+    code, with_k8s, _ = run(capsys, "--db", str(lab_db), "analyze", "--format", "json",
+                            "--manifests", str(MANIFESTS / "k8s"))
+    assert code == 0
+    a, b = json.loads(plain), json.loads(with_k8s)
+    assert [w["declared"] for w in a["workloads"]] == [w["declared"] for w in b["workloads"]]
