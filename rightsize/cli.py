@@ -371,8 +371,8 @@ def backtest(ctx: click.Context, since: float | None, until: float | None,
 @click.pass_context
 def check(ctx: click.Context, since: float | None, until: float | None, workload: str | None,
           manifests: tuple[Path, ...], strategy: str | None, fail_on: str | None,
-          baseline_path: Path | None, write_baseline_path: Path | None, junit_path: Path | None, github: bool,
-          exit_zero: bool) -> None:
+          baseline_path: Path | None, write_baseline_path: Path | None,
+          junit_path: Path | None, github: bool, exit_zero: bool) -> None:
     """The CI gate: exit 1 when findings reach --fail-on."""
     from rightsize.config import load_config
     from rightsize.gate import exit_code, run_gate
