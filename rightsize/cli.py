@@ -323,6 +323,26 @@ def analyze(ctx: click.Context, since: float | None, until: float | None, worklo
 
 @cli.command()
 @data_options
+@click.option("--strategy", default=None, help="Recommendation strategy (default rightsize).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("reports"), show_default=True, help="Folder of the reports.")
+@click.option("--charts", type=click.Choice(["auto", "all", "none"]), default="auto",
+              show_default=True,
+              help="auto: full charts for the most severe workloads, sparklines for all.")
+@click.pass_context
+def report(ctx: click.Context, since: float | None, until: float | None, workload: str | None,
+           manifests: tuple[Path, ...], strategy: str | None, out_dir: Path,
+           charts: str) -> None:
+    """Write the HTML report (and report.json), update latest.html and index.html."""
+    from rightsize.render.html import write_report
+
+    result = _analysis(ctx, strategy, since, until, workload, manifests)
+    paths = write_report(result, out_dir, charts_mode=charts)  # type: ignore[arg-type]
+    click.echo(str(paths.html))
+
+
+@cli.command()
+@data_options
 @click.option("--strategy", "strategies", multiple=True,
               help="Strategy to score, repeatable (default: all).")
 @click.option("--train", type=click.FloatRange(0.05, 0.95), default=0.7, show_default=True,
