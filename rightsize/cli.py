@@ -342,6 +342,65 @@ def report(ctx: click.Context, since: float | None, until: float | None, workloa
 
 
 @cli.command()
+@click.option("--docker-host", "docker_hosts", multiple=True, metavar="URL",
+              help="Engine URL, repeatable (default DOCKER_HOST or unix:///var/run/docker.sock).")
+@click.option("--interval", type=DURATION, default="10s", show_default=True,
+              help="Time between collection rounds.")
+@click.option("--duration", type=DURATION, default="5m", show_default=True,
+              help="How long each cycle collects before it reports.")
+@click.option("--filter", "filters", multiple=True, metavar="KEY=VALUE",
+              help="Docker filter, repeatable: label=app=web, name=api.")
+@click.option("--every", type=DURATION, default=None,
+              help="Repeat a cycle every DURATION, forever (scheduled mode).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("reports"), show_default=True, help="Folder of the reports.")
+@click.option("--window", type=DURATION, default=None,
+              help="Analyze only the last DURATION of samples (default: all kept).")
+@click.option("--keep-reports", type=click.IntRange(min=1), default=None,
+              help="Keep only the newest N report pages (the index keeps the history).")
+@click.option("--keep-samples", type=DURATION, default=None,
+              help="Delete samples and events older than DURATION.")
+@click.option("--manifests", multiple=True, metavar="PATH",
+              type=click.Path(path_type=Path, exists=True),
+              help="Kubernetes YAML or Compose files supplying declared values; repeatable.")
+@click.option("--strategy", default=None, help="Recommendation strategy (default rightsize).")
+@click.option("--charts", type=click.Choice(["auto", "all", "none"]), default="auto",
+              show_default=True)
+@click.pass_context
+def run(ctx: click.Context, docker_hosts: tuple[str, ...], interval: float, duration: float,
+        filters: tuple[str, ...], every: float | None, out_dir: Path, window: float | None,
+        keep_reports: int | None, keep_samples: float | None, manifests: tuple[Path, ...],
+        strategy: str | None, charts: str) -> None:
+    """Collect for --duration, then analyze and report; --every repeats it."""
+    import time
+
+    from rightsize.collect import CollectOptions
+    from rightsize.schedule import RunOptions
+    from rightsize.schedule import run as run_schedule
+    from rightsize.sources.docker.host import resolve_host
+
+    for h in docker_hosts:
+        resolve_host(h)
+    from rightsize.config import load_config
+
+    load_config(_settings(ctx).config)  # a bad config fails now, not after collecting
+    options = RunOptions(
+        collect=CollectOptions(hosts=list(docker_hosts) or [None], interval=interval,
+                               duration=duration, filters=_filters(filters)),
+        out=out_dir, every=every, keep_reports=keep_reports, keep_samples=keep_samples,
+        charts=charts,
+    )
+
+    def analyzer() -> Any:
+        since = None if window is None else time.time() - window
+        return _analysis(ctx, strategy, since, None, None, manifests)
+
+    state = run_schedule(_settings(ctx).db, options, analyzer)
+    if state.reports:
+        click.echo(str(state.reports[-1]))
+
+
+@cli.command()
 @data_options
 @click.option("--strategy", "strategies", multiple=True,
               help="Strategy to score, repeatable (default: all).")

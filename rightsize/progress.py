@@ -24,7 +24,8 @@ log = logging.getLogger("rightsize.collect")
 LOG_EVERY = 30.0
 
 
-def _log_progress(options: CollectOptions) -> Callable[[CollectStats], None]:
+def log_progress(options: CollectOptions) -> Callable[[CollectStats], None]:
+    """A round callback that logs one status line at the first round and every 30 s."""
     last = [time.monotonic()]
 
     def on_round(stats: CollectStats) -> None:
@@ -52,7 +53,7 @@ async def _run(store: Store, options: CollectOptions, stop: asyncio.Event) -> Co
                     live.update(f"[bold]collecting[/] {describe(stats, options)}")
 
                 return await collect(store, options, stop=stop, on_round=on_round)
-        return await collect(store, options, stop=stop, on_round=_log_progress(options))
+        return await collect(store, options, stop=stop, on_round=log_progress(options))
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

@@ -260,3 +260,29 @@ def write_report(
     )
     atomic_write(paths.index, render_index(entries, out_dir))
     return paths
+
+
+def prune_reports(out_dir: Path, keep: int) -> list[Path]:
+    """Retention: delete all but the newest ``keep`` report pages; returns what was removed.
+
+    The history in ``reports-index.json`` keeps every entry (the trend in
+    ``index.html`` survives); pruned reports are listed without a link.
+    """
+    out_dir = Path(out_dir)
+    entries = _read_index(out_dir)
+    names = [e["file"] for e in entries
+             if isinstance(e.get("file"), str) and _REPORT_NAME.match(e["file"])]
+    on_disk = sorted(p.name for p in out_dir.glob("rightsize-*.html") if _REPORT_NAME.match(p.name))
+    ordered = [n for n in names if n in on_disk] + [n for n in on_disk if n not in names]
+    doomed = ordered[: max(0, len(ordered) - keep)]
+    removed = []
+    for name in doomed:
+        path = out_dir / name
+        try:
+            path.unlink()
+            removed.append(path)
+        except FileNotFoundError:
+            pass
+    if removed:
+        atomic_write(out_dir / "index.html", render_index(entries, out_dir))
+    return removed

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -40,3 +42,38 @@ def image(engine: DockerClient) -> str:
         if REQUIRE:
             pytest.fail(f"RIGHTSIZE_REQUIRE_ENGINE=1 but no busybox image can be made: {exc}")
         pytest.skip(str(exc))
+
+
+class Containers:
+    """Creates containers carrying one run label, and removes them all at the end."""
+
+    def __init__(self, engine: DockerClient, image: str) -> None:
+        self.engine = engine
+        self.image = image
+        self.run = uuid.uuid4().hex[:10]
+        self.label = f"rightsize.test={self.run}"
+
+    def start(self, name: str, script: str, host_config: dict[str, Any] | None = None,
+              env: list[str] | None = None) -> str:
+        config: dict[str, Any] = {
+            "Image": self.image,
+            "Cmd": ["sh", "-c", script],
+            "Labels": {"rightsize.test": self.run},
+            "HostConfig": {"NetworkMode": "none", **(host_config or {})},
+        }
+        if env:
+            config["Env"] = env
+        cid = self.engine.create(f"{name}-{self.run}", config)
+        self.engine.start(cid)
+        return cid
+
+    def cleanup(self) -> None:
+        for c in self.engine.containers(filters={"label": [self.label]}, all=True):
+            self.engine.remove(c["Id"], force=True)
+
+
+@pytest.fixture
+def containers(engine: DockerClient, image: str) -> Iterator[Containers]:
+    c = Containers(engine, image)
+    yield c
+    c.cleanup()

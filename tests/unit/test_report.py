@@ -329,3 +329,21 @@ def test_declared_only_workload_without_recommendation_has_no_fix(lab: AnalysisR
     assert w.recommendation is not None and w.recommendation.cpu_request is None
     assert fixes_for(w) is None
     assert Declared() == Declared()
+
+
+def test_prune_reports_keeps_the_newest_and_the_history(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import rightsize
+    from rightsize.render.html import prune_reports, write_report
+
+    result = rightsize.analyze(Path(__file__).parents[1] / "fixtures" / "docker-api"
+                               / "rightsize-lab-session")
+    t0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+    pages = [write_report(result, tmp_path, now=t0 + timedelta(minutes=i), charts_mode="none")
+             .html for i in range(3)]
+    removed = prune_reports(tmp_path, keep=1)
+    assert removed == pages[:2]
+    assert sorted(tmp_path.glob("rightsize-*.html")) == [pages[2]]
+    index = (tmp_path / "index.html").read_text()
+    assert index.count("2026-11-27") >= 3  # pruned reports stay in the history

@@ -1,0 +1,133 @@
+"""``rightsize run``: collect for a while, then analyze and report; ``--every`` repeats it.
+
+One cycle = collect for ``duration`` → analyze the store (the whole history,
+or ``since``) → write the report atomically → apply retention. With
+``every`` the cycles start on a monotonic clock every ``every`` seconds
+(a cycle that overruns starts the next one at once). SIGINT/SIGTERM stop
+the collection after the round in flight; the cycle then still writes its
+report, so a stop never leaves a half-written report, and the store keeps
+every committed round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rightsize.collect import CollectOptions, collect
+from rightsize.errors import RuntimeFailure
+from rightsize.store import Store
+
+if TYPE_CHECKING:
+    from rightsize.analysis.result import AnalysisResult
+    from rightsize.render.html import ReportPaths
+
+log = logging.getLogger("rightsize.run")
+
+
+@dataclass
+class RunOptions:
+    """A scheduled run: what to collect, where to report, what to keep."""
+
+    collect: CollectOptions
+    out: Path = Path("reports")
+    every: float | None = None
+    keep_reports: int | None = None
+    keep_samples: float | None = None
+    charts: str = "auto"
+    max_cycles: int | None = None  # for tests: stop after this many cycles
+
+
+@dataclass
+class RunState:
+    """What happened so far (for logs and tests)."""
+
+    cycles: int = 0
+    reports: list[Path] = field(default_factory=list)
+
+
+Analyzer = Callable[[], "AnalysisResult"]
+
+
+def _retention(store: Store, options: RunOptions) -> None:
+    if options.keep_samples is not None:
+        removed = store.delete_samples_before(time.time() - options.keep_samples)
+        if removed:
+            log.info("retention: removed %d samples older than %.0fs", removed,
+                     options.keep_samples)
+    if options.keep_reports is not None:
+        from rightsize.render.html import prune_reports
+
+        for path in prune_reports(options.out, options.keep_reports):
+            log.info("retention: removed %s", path)
+
+
+def _report(analyzer: Analyzer, options: RunOptions) -> ReportPaths | None:
+    from rightsize.render.html import write_report
+
+    try:
+        result = analyzer()
+    except RuntimeFailure as exc:  # e.g. no samples yet: say so, keep the schedule going
+        log.warning("no report this cycle: %s", exc)
+        return None
+    return write_report(result, options.out, charts_mode=options.charts)  # type: ignore[arg-type]
+
+
+async def _run(store: Store, options: RunOptions, analyzer: Analyzer,
+               stop: asyncio.Event) -> RunState:
+    from rightsize.progress import log_progress
+
+    state = RunState()
+    started = time.monotonic()
+    on_round = log_progress(options.collect)
+    while True:
+        try:
+            await collect(store, options.collect, stop=stop, on_round=on_round)
+        except RuntimeFailure as exc:
+            if state.cycles == 0:
+                raise  # unreachable from the outset: a setup problem, exit 3
+            log.warning("cycle %d: %s; reporting on what the store holds", state.cycles + 1, exc)
+        paths = await asyncio.to_thread(_report, analyzer, options)
+        state.cycles += 1
+        if paths is not None:
+            state.reports.append(paths.html)
+            log.info("report written: %s", paths.html)
+        await asyncio.to_thread(_retention, store, options)
+        if stop.is_set() or options.every is None:
+            break
+        if options.max_cycles is not None and state.cycles >= options.max_cycles:
+            break
+        next_start = started + state.cycles * options.every
+        wait = next_start - time.monotonic()
+        if wait > 0:
+            log.info("next cycle in %.0fs", wait)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=wait)
+            if stop.is_set():
+                break
+    return state
+
+
+def run(db: Path, options: RunOptions, analyzer: Analyzer) -> RunState:
+    """Run the cycles until done or signalled (see the module docstring)."""
+
+    async def main() -> RunState:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            with Store(db) as store:
+                return await _run(store, options, analyzer, stop)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    return asyncio.run(main())
