@@ -302,6 +302,65 @@ def _window_sql(column: str, since: float | None, until: float | None) -> tuple[
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
+_CHUNK_ROWS = 8192
+
+
+def _sample_frame(conn: sqlite3.Connection, where: str, params: list[Any]) -> pd.DataFrame | None:
+    """The ``samples`` rows as a DataFrame, built from column arrays (None when empty).
+
+    One query for the (host, container_id) keys with their row counts, one for
+    the numeric columns streamed straight into a float64 array (None → NaN):
+    no Python tuple per row is kept and the key strings are built once per
+    container, not once per row. Both run in the caller's read transaction, so
+    they see the same rows.
+    """
+    import itertools
+
+    import numpy as np
+    import pandas as pd
+
+    keys = conn.execute(
+        f"SELECT host, container_id, count(*) FROM samples{where} "
+        "GROUP BY host, container_id ORDER BY host, container_id",
+        params,
+    ).fetchall()
+    n = sum(int(k[2]) for k in keys)
+    if n == 0:
+        return None
+    numeric = [c for c in SAMPLE_COLUMNS if c not in ("host", "container_id")]
+    cursor = conn.execute(
+        f"SELECT {', '.join(numeric)} FROM samples{where} ORDER BY host, container_id, ts",
+        params,
+    )
+    # column-major block (one contiguous array per column), filled chunk by chunk
+    block = np.empty((len(numeric), n), dtype=np.float64)
+    done = 0
+    while done < n:
+        rows = cursor.fetchmany(_CHUNK_ROWS)
+        if not rows:
+            break
+        chunk = np.fromiter(
+            itertools.chain.from_iterable(rows), dtype=np.float64, count=len(rows) * len(numeric)
+        )
+        block[:, done : done + len(rows)] = chunk.reshape(len(rows), len(numeric)).T
+        done += len(rows)
+    if done != n:  # pragma: no cover - the read transaction makes this impossible
+        raise RuntimeFailure("the samples table changed while it was being read")
+    frame = pd.DataFrame(block.T, columns=numeric, copy=False)
+    counts = np.array([int(k[2]) for k in keys], dtype=np.int64)
+    codes = np.repeat(np.arange(len(keys), dtype=np.int64), counts)
+    for pos, name in ((1, "container_id"), (0, "host")):
+        values = [str(k[pos]) for k in keys]
+        try:
+            import pyarrow as pa
+
+            column = pd.array(pa.array(values, type=pa.large_string()).take(codes), dtype="str")
+        except ImportError:  # pragma: no cover - pandas without pyarrow
+            column = pd.array(np.array(values, dtype=object)[codes], dtype="str")
+        frame.insert(0, name, column)
+    return frame
+
+
 def load(
     path: Path | str | None = None,
     *,
@@ -315,29 +374,35 @@ def load(
     with Store(path, create=False) as store:
         conn = store.connection
         where, params = _window_sql("ts", since, until)
-        samples = pd.read_sql_query(
-            f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM samples{where} "
-            "ORDER BY host, container_id, ts",
-            conn,
-            params=params,
-        )
-        events = pd.read_sql_query(
-            f"SELECT {', '.join(EVENT_COLUMNS)} FROM events{where} ORDER BY ts",
-            conn,
-            params=params,
-        )
-        containers = pd.read_sql_query(
-            f"SELECT {', '.join(CONTAINER_COLUMNS)}, first_seen, last_seen FROM containers "
-            "ORDER BY host, name, container_id",
-            conn,
-        )
-        hosts = pd.read_sql_query(
-            f"SELECT {', '.join(HOST_COLUMNS)} FROM hosts ORDER BY host", conn
-        )
+        conn.execute("BEGIN")  # one read snapshot for every query below
+        try:
+            samples = _sample_frame(conn, where, params)
+            if samples is None:
+                samples = pd.read_sql_query(
+                    f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM samples{where} "
+                    "ORDER BY host, container_id, ts",
+                    conn,
+                    params=params,
+                )
+                numeric = [c for c in SAMPLE_COLUMNS if c not in ("host", "container_id")]
+                samples[numeric] = samples[numeric].astype("float64")
+            events = pd.read_sql_query(
+                f"SELECT {', '.join(EVENT_COLUMNS)} FROM events{where} ORDER BY ts",
+                conn,
+                params=params,
+            )
+            containers = pd.read_sql_query(
+                f"SELECT {', '.join(CONTAINER_COLUMNS)}, first_seen, last_seen FROM containers "
+                "ORDER BY host, name, container_id",
+                conn,
+            )
+            hosts = pd.read_sql_query(
+                f"SELECT {', '.join(HOST_COLUMNS)} FROM hosts ORDER BY host", conn
+            )
+        finally:
+            conn.execute("COMMIT")
     # Numeric columns as float64 (NaN = not reported), whatever SQLite's affinity
     # gave, so the analysis gets one dtype no matter which sources wrote the rows.
-    numeric = [c for c in SAMPLE_COLUMNS if c not in ("host", "container_id")]
-    samples[numeric] = samples[numeric].astype("float64")
     declared = ["cpu_request", "cpu_limit", "memory_request", "memory_limit", "cpuset_cpus"]
     containers[declared] = containers[declared].astype("float64")
     events["exit_code"] = events["exit_code"].astype("float64")

@@ -41,7 +41,7 @@ from rightsize.analysis.hosts import HostContainer, HostSummary, host_summaries,
 from rightsize.analysis.strategies import recommend, resolve_params
 from rightsize.analysis.strategies.base import History
 from rightsize.analysis.thresholds import Thresholds
-from rightsize.analysis.usage import Usage, usage_series
+from rightsize.analysis.usage import Usage, container_codes, usage_series
 from rightsize.analysis.workloads import ResourceStats, grouped_stats, workload_names
 from rightsize.errors import RuntimeFailure
 from rightsize.model import SEVERITIES, Declared, Finding, Recommendation, Severity
@@ -438,10 +438,8 @@ def analyze(
 
     if samples.empty:
         raise RuntimeFailure("no samples in the window: nothing to analyze")
-    pairs = samples[["host", "container_id"]].drop_duplicates()
-    sample_keys = set(
-        zip(pairs["host"].astype(str), pairs["container_id"].astype(str), strict=True)
-    )
+    sample_codes = container_codes(samples)
+    sample_keys = set(sample_codes[1])
     for key in sample_keys - name_of.keys():
         name_of[key] = key[1][:12]
     allowed = {
@@ -458,6 +456,7 @@ def analyze(
                 + (", ".join(known[:20]) + (" …" if len(known) > 20 else "") or "none")
             )
         raise RuntimeFailure("no samples of any workload in the window: nothing to analyze")
+    all_samples = allowed == sample_keys
     samples = _select(samples, allowed, sample_keys)
 
     # 2. per-interval usage
@@ -466,7 +465,13 @@ def analyze(
         hosts_frame.loc[hosts_frame["cgroup_version"].astype(str) == "1", "host"].astype(str)
     )
     failcnt_hosts = {h for h, _ in allowed} - v1_hosts
-    usage = usage_series(samples, events, gap_factor=t.gap_factor, failcnt_hosts=failcnt_hosts)
+    usage = usage_series(
+        samples,
+        events,
+        gap_factor=t.gap_factor,
+        failcnt_hosts=failcnt_hosts,
+        known=sample_codes if all_samples else None,
+    )
     keys = usage.keys
     ncont = len(keys)
 

@@ -37,7 +37,7 @@ import pandas as pd
 
 from rightsize.analysis.workloads import grouped_stats
 
-__all__ = ["USAGE_COLUMNS", "Usage", "usage_series"]
+__all__ = ["USAGE_COLUMNS", "Usage", "container_codes", "usage_series"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -88,8 +88,51 @@ def _col(df: pd.DataFrame, name: str, n: int) -> FloatArray:
     return np.asarray(df[name].to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
-def _container_codes(samples: pd.DataFrame) -> tuple[IntArray, list[tuple[str, str]]]:
-    """Codes numbering (host, container_id) pairs in order of first appearance."""
+def _changes(column: pd.Series) -> npt.NDArray[np.bool_] | None:
+    """True where a row's value differs from the previous row's (row 0: True).
+
+    None when the column holds missing values (the caller then factorizes).
+    """
+    if column.hasnans:
+        return None
+    n = len(column)
+    out = np.ones(n, dtype=bool)
+    if n < 2:
+        return out
+    values = column.array
+    if hasattr(values, "__arrow_array__"):  # Arrow-backed strings: compare in Arrow
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arrow = pa.chunked_array(values.__arrow_array__())
+        ne = pc.not_equal(arrow.slice(1), arrow.slice(0, n - 1))
+        out[1:] = ne.to_numpy()
+    else:
+        raw = column.to_numpy()
+        out[1:] = raw[1:] != raw[:-1]
+    return out
+
+
+def container_codes(samples: pd.DataFrame) -> tuple[IntArray, list[tuple[str, str]]]:
+    """Codes numbering (host, container_id) pairs in order of first appearance, and the pairs.
+
+    Rows grouped by container (the store's order) take a fast path: one
+    comparison of neighbouring rows per column instead of hashing every string.
+    """
+    host_change = _changes(samples["host"])
+    cid_change = _changes(samples["container_id"])
+    if host_change is not None and cid_change is not None:
+        change = host_change | cid_change
+        starts = np.flatnonzero(change)
+        if starts.size * 8 <= change.size:  # rows come in runs per container (the store's order)
+            run_hosts = [str(h) for h in samples["host"].iloc[starts].tolist()]
+            run_cids = [str(c) for c in samples["container_id"].iloc[starts].tolist()]
+            index: dict[tuple[str, str], int] = {}
+            run_code = np.array(
+                [index.setdefault(k, len(index)) for k in zip(run_hosts, run_cids, strict=True)],
+                dtype=np.int64,
+            )
+            return run_code[np.cumsum(change) - 1], list(index)
     hcodes, hosts = pd.factorize(samples["host"], sort=False)
     ccodes, cids = pd.factorize(samples["container_id"], sort=False)
     combined = hcodes.astype(np.int64) * max(len(cids), 1) + ccodes.astype(np.int64)
@@ -113,15 +156,21 @@ def usage_series(
     *,
     gap_factor: float = 3.0,
     failcnt_hosts: Collection[str] | None = None,
+    known: tuple[IntArray, list[tuple[str, str]]] | None = None,
 ) -> Usage:
     """Per-interval CPU, memory, throttling and OOM kills for every container at once.
 
     ``events`` (the store's events frame) supplies OOM kills and restarts.
     ``failcnt_hosts``: hosts whose ``mem_failcnt`` counts OOMs (cgroup v2);
-    ``None`` trusts it everywhere. See the module docstring for the rules.
+    ``None`` trusts it everywhere. ``known``: :func:`container_codes` of
+    ``samples`` when the caller already has them. See the module docstring
+    for the rules.
     """
     n = len(samples)
-    codes, keys = _container_codes(samples) if n else (np.empty(0, np.int64), [])
+    if known is not None and n:
+        codes, keys = known
+    else:
+        codes, keys = container_codes(samples) if n else (np.empty(0, np.int64), [])
     if n and np.any(codes[1:] < codes[:-1]):
         order = np.argsort(codes, kind="stable")
         samples = samples.iloc[order].reset_index(drop=True)

@@ -29,6 +29,27 @@ def weighted_quantile(values: FloatArray, weights: FloatArray, q: float) -> floa
     return float(v[min(idx, v.size - 1)])
 
 
+def median(values: FloatArray) -> float:
+    """``float(np.median(values))``: the same value (NaN if empty or any NaN), less overhead."""
+    n = values.size
+    if n == 0 or np.isnan(values).any():
+        return math.nan
+    k = n // 2
+    if n % 2:
+        return float(0.0 + np.partition(values, k)[k])  # numpy's mean starts from 0.0
+    part = np.partition(values, (k - 1, k))
+    return float((0.0 + part[k - 1] + part[k]) / 2.0)  # numpy's summation order
+
+
+def nan_to_zero(values: FloatArray) -> FloatArray:
+    """``np.nan_to_num(values, nan=0.0)`` (a new array), without its overhead."""
+    out = np.array(values, dtype=np.float64)
+    out[np.isnan(out)] = 0.0
+    if not np.isfinite(out).all():  # rare: ±inf become the largest finite floats, as there
+        return np.asarray(np.nan_to_num(out), dtype=np.float64)
+    return out
+
+
 def decay_weights(ts: FloatArray, ref: float, half_life: float) -> FloatArray:
     """``2 ** ((ts - ref) / half_life)``: 1 at ``ref``, halving every ``half_life`` seconds."""
     if half_life <= 0 or not math.isfinite(half_life):
@@ -57,9 +78,18 @@ def interval_peaks(
     if t.size == 0:
         empty = np.empty(0, dtype=np.float64)
         return empty, empty.copy()
+    if slot.size > 1 and not np.any(slot[1:] > slot[:-1]):
+        # time-sorted input (the usual case): each slot is one run, oldest first;
+        # per run, the last position holding its largest value (as the sort below)
+        starts = np.flatnonzero(np.concatenate(([True], slot[1:] != slot[:-1])))
+        top = np.maximum.reduceat(v, starts)
+        run = np.cumsum(np.concatenate(([False], slot[1:] != slot[:-1])))
+        hit = np.where(v == top[run], np.arange(v.size), -1)
+        at = np.maximum.reduceat(hit, starts)
+        return v[at].astype(np.float64), t[at].astype(np.float64)
     order = np.lexsort((v, -slot))  # by slot descending (oldest first), then value
     t, v, slot = t[order], v[order], slot[order]
-    last = np.r_[slot[1:] != slot[:-1], True]  # the largest value of each slot comes last
+    last = np.concatenate((slot[1:] != slot[:-1], [True]))  # the largest value comes last
     return v[last].astype(np.float64), t[last].astype(np.float64)
 
 

@@ -51,6 +51,8 @@ from rightsize.analysis.strategies._common import (
     finish,
     insufficient,
     interval_peaks,
+    median,
+    nan_to_zero,
     weighted_quantile,
 )
 from rightsize.analysis.strategies.base import FloatArray, History, StrategySpec
@@ -88,11 +90,11 @@ DEFAULTS: dict[str, float] = {
 def _confidence(history: History, params: Mapping[str, float]) -> tuple[float, str]:
     ts = history.ts
     n = int(np.count_nonzero(np.isfinite(history.cpu) & np.isfinite(history.memory)))
-    dt = np.nan_to_num(history.interval, nan=0.0)
+    dt = nan_to_zero(history.interval)
     span = float(ts[-1] - ts[0]) + float(dt[0]) if ts.size else 0.0
     days = span / DAY
     pos = dt[dt > 0]
-    typical = float(np.median(pos)) if pos.size else 0.0
+    typical = median(pos) if pos.size else 0.0
     # an interval much longer than usual is a gap: count only a typical interval of it
     covered = float(np.minimum(np.clip(dt, 0, None), params["gap_factor"] * typical).sum())
     coverage = min(1.0, covered / span) if span > 0 else 0.0
@@ -117,8 +119,8 @@ def _overrun_request(cpu: FloatArray, weights: FloatArray, target: float) -> flo
     # above(r) at r = x[k]: sum over j > k of w_j (x_j - x_k)
     wx_tail = np.cumsum((w * x)[::-1])[::-1]
     w_tail = np.cumsum(w[::-1])[::-1]
-    wx_after = np.r_[wx_tail[1:], 0.0]
-    w_after = np.r_[w_tail[1:], 0.0]
+    wx_after = np.concatenate((wx_tail[1:], [0.0]))
+    w_after = np.concatenate((w_tail[1:], [0.0]))
     above = wx_after - x * w_after
     ok = np.nonzero(above <= target * total)[0]
     k = int(ok[0])
@@ -138,9 +140,9 @@ def _theil_sen(t: FloatArray, y: FloatArray) -> tuple[float, float]:
     dt = t[j] - t[i]
     ok = dt > 0
     if not ok.any():
-        return 0.0, float(np.median(y))
-    slope = float(np.median((y[j] - y[i])[ok] / dt[ok]))
-    return slope, float(np.median(y - slope * t))
+        return 0.0, median(y)
+    slope = median((y[j] - y[i])[ok] / dt[ok])
+    return slope, median(y - slope * t)
 
 
 def _memory_peak(history: History, params: Mapping[str, float], notes: list[str]) -> float:
@@ -210,15 +212,17 @@ def recommend(history: History, params: Mapping[str, float]) -> Recommendation:
     cmask = np.isfinite(history.cpu)
     ts, cpu = history.ts[cmask], history.cpu[cmask].copy()
     throttled = history.throttled[cmask]
-    hot = np.nan_to_num(throttled, nan=0.0) > params["throttle_threshold"]
+    hot = nan_to_zero(throttled) > params["throttle_threshold"]
     if hot.any():
         cpu[hot] *= 1 + params["throttle_bump"]
         notes.append(
             f"{hot.mean():.0%} of samples were throttled: their usage is a lower bound of demand, "
             f"counted +{params['throttle_bump']:.0%}"
         )
-    dt = np.nan_to_num(history.interval[cmask], nan=0.0)
-    dt = np.where(dt > 0, dt, float(np.median(dt[dt > 0])) if (dt > 0).any() else 1.0)
+    dt = nan_to_zero(history.interval[cmask])
+    positive = dt > 0
+    if not positive.all():
+        dt = np.where(positive, dt, median(dt[positive]) if positive.any() else 1.0)
     w = decay_weights(ts, float(ts[-1]), params["cpu_half_life_hours"] * 3600) * dt
     base = _overrun_request(np.maximum(cpu, 0.0), w, params["cpu_overrun_target"])
     cpu_req = max(base * (1 + params["cpu_margin"] + unc), params["cpu_min_cores"])
