@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,7 @@ from rightsize.analysis.backtest import (
     score,
     split_history,
 )
-from rightsize.analysis.strategies import register
+from rightsize.analysis.strategies import register, unregister
 from rightsize.analysis.strategies.base import History, StrategySpec
 from rightsize.errors import UsageError
 from rightsize.model import Declared, Recommendation
@@ -34,8 +34,14 @@ def _max_seen(history: History, params: Mapping[str, float]) -> Recommendation:
     return Recommendation(1.0, None, mem, mem, 1.0)
 
 
-register(StrategySpec("test-fixed", _fixed, {"cpu": 2.0, "memory": 2000.0 * MIB}, "test"))
-register(StrategySpec("test-max", _max_seen, {}, "test"))
+@pytest.fixture(autouse=True)
+def _test_strategies() -> Iterator[None]:
+    """Register the test strategies for each test only, so other modules never see them."""
+    register(StrategySpec("test-fixed", _fixed, {"cpu": 2.0, "memory": 2000.0 * MIB}, "test"))
+    register(StrategySpec("test-max", _max_seen, {}, "test"))
+    yield
+    unregister("test-fixed")
+    unregister("test-max")
 
 
 def hourly(days: int, cpu: float = 1.0, memory: float = 1000.0 * MIB) -> History:

@@ -26,6 +26,11 @@ def register(spec: StrategySpec) -> None:
     _REGISTRY[spec.name] = spec
 
 
+def unregister(name: str) -> None:
+    """Remove a strategy (for plugins and tests that register their own)."""
+    _REGISTRY.pop(name, None)
+
+
 def strategy_names() -> list[str]:
     """The registered names, the default first, then alphabetical."""
     rest = sorted(n for n in _REGISTRY if n != DEFAULT_STRATEGY)

@@ -1,0 +1,129 @@
+"""The fast paths give exactly what the plain implementations they replaced gave."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rightsize.analysis.strategies._common import interval_peaks, median, nan_to_zero
+from rightsize.analysis.usage import container_codes
+from rightsize.rows import SampleRow
+from rightsize.store import SAMPLE_COLUMNS, Store, load
+
+
+def _same(a: float, b: float) -> bool:
+    return (np.isnan(a) and np.isnan(b)) or (a == b and np.signbit(a) == np.signbit(b))
+
+
+def test_median_is_numpy_median_bit_for_bit() -> None:
+    rng = np.random.default_rng(0)
+    assert np.isnan(median(np.empty(0)))
+    for n in range(1, 40):
+        for _ in range(100):
+            x = rng.integers(-3, 3, n).astype(float) * rng.choice([1.0, 0.1, 1e300], n)
+            x[rng.random(n) < 0.3] *= -0.0
+            if rng.random() < 0.05:
+                x[0] = np.nan
+            with np.errstate(all="ignore"):
+                assert _same(median(x), float(np.median(x))), x
+
+
+def test_nan_to_zero_is_nan_to_num() -> None:
+    x = np.array([1.0, np.nan, -2.0, np.inf, -np.inf, 0.0])
+    assert np.array_equal(nan_to_zero(x), np.nan_to_num(x, nan=0.0))
+    assert np.array_equal(nan_to_zero(x[:3]), np.nan_to_num(x[:3], nan=0.0))
+
+
+def _peaks_by_sort(
+    ts: np.ndarray, values: np.ndarray, end: float, length: float, count: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    ok = np.isfinite(values)
+    t, v = ts[ok], values[ok]
+    slot = np.floor((end - t) / length).astype(np.int64)
+    keep = slot >= 0
+    if count > 0:
+        keep &= slot < count
+    t, v, slot = t[keep], v[keep], slot[keep]
+    order = np.lexsort((v, -slot))
+    t, v, slot = t[order], v[order], slot[order]
+    last = np.r_[slot[1:] != slot[:-1], True]
+    return v[last], t[last]
+
+
+@pytest.mark.parametrize("count", [0, 3])
+def test_interval_peaks_fast_path_matches_the_sort(count: int) -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        n = int(rng.integers(2, 400))
+        ts = np.sort(rng.uniform(0, 10 * 86400, n))
+        ts[rng.random(n) < 0.1] = ts[0]  # duplicate times
+        ts = np.sort(ts)
+        values = rng.integers(0, 5, n).astype(float)  # many ties
+        values[rng.random(n) < 0.1] = np.nan
+        end = float(ts[-1]) + 1e-9
+        got = interval_peaks(ts, values, end, 86400.0, count)
+        want = _peaks_by_sort(ts, values, end, 86400.0, count)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+        shuffled = rng.permutation(n)  # unsorted input takes the sort itself
+        got = interval_peaks(ts[shuffled], values[shuffled], end, 86400.0, count)
+        want = _peaks_by_sort(ts[shuffled], values[shuffled], end, 86400.0, count)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def _codes_by_factorize(samples: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    pairs = list(zip(samples["host"].astype(str), samples["container_id"].astype(str), strict=True))
+    codes, uniq = pd.factorize(pd.Series(pairs, dtype=object), sort=False)
+    return codes.astype(np.int64), [tuple(u) for u in uniq]
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_container_codes_match_factorize(interleaved: bool) -> None:
+    hosts = np.repeat(["h1", "h2", "h1"], [6, 5, 4])
+    cids = np.repeat(["a", "a", "b"], [6, 5, 4])
+    order = np.arange(15)
+    if interleaved:  # rows not grouped by container: the factorizing path
+        order = np.array([0, 6, 11, 1, 7, 12, 2, 8, 13, 3, 9, 14, 4, 10, 5])
+    frame = pd.DataFrame({"host": hosts[order], "container_id": cids[order]}, dtype="str")
+    codes, keys = container_codes(frame)
+    want_codes, want_keys = _codes_by_factorize(frame)
+    assert np.array_equal(codes, want_codes)
+    assert keys == want_keys
+
+
+def _sample(host: str, cid: str, ts: float, **values: float | int | None) -> SampleRow:
+    row = dict.fromkeys(SAMPLE_COLUMNS)
+    row.update(host=host, container_id=cid, ts=ts, **values)
+    return row  # type: ignore[return-value]
+
+
+def test_load_matches_read_sql_query(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    rows = [
+        _sample(h, c, float(t) + 0.25, cpu_total_ns=t * 10**9 + 7, mem_working_set=2**40 + t)
+        for h in ("b", "a")
+        for c in ("y", "x")
+        for t in range(5)
+    ]
+    rows.append(_sample("a", "x", 100.5, cpu_cores=0.5, pids=3))
+    with Store(db) as store:
+        store.write(samples=rows)
+    for since, until in ((None, None), (2.0, 4.0), (1000.0, None)):
+        got = load(db, since=since, until=until).samples
+        conn = sqlite3.connect(db)
+        where = " WHERE ts >= ? AND ts <= ?" if since is not None and until is not None else ""
+        where = " WHERE ts >= ?" if since is not None and until is None else where
+        params = [p for p in (since, until) if p is not None]
+        want = pd.read_sql_query(
+            f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM samples{where} "
+            "ORDER BY host, container_id, ts",
+            conn,
+            params=params,
+        )
+        conn.close()
+        numeric = [c for c in SAMPLE_COLUMNS if c not in ("host", "container_id")]
+        want[numeric] = want[numeric].astype("float64")
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
