@@ -243,3 +243,31 @@ def test_several_hosts_into_one_store(tmp_path: Path, containers: Containers) ->
     assert set(mine["host"]) == set(urls)
     assert set(ds.hosts["host"]) == set(urls)
     assert ds.containers[ds.containers["container_id"] == cid].shape[0] == 2
+
+
+def test_permission_denied_on_the_socket_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    """A socket the user may not open: root is made ordinary by dropping DAC capabilities."""
+    import shutil
+    import socket
+
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root and util-linux setpriv to drop CAP_DAC_OVERRIDE")
+    path = tmp_path / "denied.sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen()
+    path.chmod(0)
+    caps = "-dac_override,-dac_read_search"
+    proc = subprocess.run(
+        [setpriv, "--bounding-set", caps, "--inh-caps", caps, sys.executable, "-m", "rightsize",
+         "--db", str(tmp_path / "s.db"), "collect", "--docker-host", f"unix://{path}",
+         "--samples", "1"],
+        capture_output=True, text=True, timeout=60,
+    )
+    server.close()
+    assert proc.returncode == 3
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "permission denied" in lines[0] and str(path) in lines[0]
+    assert "docker group" in lines[0]
