@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import resource
 import sqlite3
@@ -94,13 +95,21 @@ def mode_ticks(args: argparse.Namespace) -> None:
         db = Path(tmp) / "t.db"
         wall, cpu = timed(collect_cmd(db, "--duration", f"{args.seconds}s", "--interval", "1s"))
         with sqlite3.connect(db) as conn:
-            per = [n for (n,) in conn.execute(
-                "SELECT count(*) FROM samples GROUP BY container_id")]
+            rows = conn.execute("SELECT container_id, ts FROM samples ORDER BY 1, 2").fetchall()
     remove_containers()
+    by: dict[str, list[float]] = {}
+    for cid, ts in rows:
+        by.setdefault(cid, []).append(ts)
+    per = [len(v) for v in by.values()]
+    gaps = [b - a for v in by.values() for a, b in itertools.pairwise(v)]
+    tick = statistics.median(gaps)
+    missed = sum(1 for g in gaps if g > 1.5 * tick)
     total = sum(per)
     print(f"containers={args.containers} run={args.seconds}s interval=1s wall={wall:.2f}s")
+    print(f"engine tick (median spacing of the engine's read times): {tick:.2f}s -> "
+          f"~{args.seconds / tick:.1f} ticks in the run")
     print(f"samples per container: min {min(per)} median {statistics.median(per)} "
-          f"max {max(per)} (engine ticks in the run: ~{args.seconds})")
+          f"max {max(per)}; engine ticks skipped between consecutive samples: {missed}")
     print(f"CPU {cpu:.2f}s total incl. start-up = {cpu / total * 1000:.2f} ms per "
           f"container-sample ({total} samples)")
 

@@ -442,9 +442,10 @@ async def collect(
             if deadline is not None and now >= deadline:
                 break
             next_tick += options.interval
-            if next_tick < now:  # a slow round: skip the missed ticks, keep the phase
-                missed = int((now - next_tick) // options.interval) + 1
-                next_tick += missed * options.interval
+            if next_tick < now:
+                # The round outlasted the interval (it waited for the engine's own
+                # tick): start the next one at once; waiting for a fresh frame paces it.
+                next_tick = now
             wait = next_tick - now
             if deadline is not None:
                 wait = min(wait, max(0.0, deadline - now))
