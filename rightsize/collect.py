@@ -269,13 +269,13 @@ class HostSession:
             if cid not in self._streams:
                 self._streams[cid] = _StatsStream(client, cid, keep_all=self.keep_all)
 
-    async def _take_frames(self) -> list[tuple[str, dict[str, Any]]]:
+    async def _take_frames(self, wait: float = FRAME_WAIT) -> list[tuple[str, dict[str, Any]]]:
         """Wait (bounded) for a frame newer than the last round from each stream, take them."""
         streams = list(self._streams.items())
         waiting = [asyncio.ensure_future(st.fresh.wait()) for _, st in streams
                    if not st.fresh.is_set()]
         if waiting:
-            _, pending = await asyncio.wait(waiting, timeout=FRAME_WAIT)
+            _, pending = await asyncio.wait(waiting, timeout=wait)
             for fut in pending:
                 fut.cancel()
         frames: list[tuple[str, dict[str, Any]]] = []
@@ -291,7 +291,7 @@ class HostSession:
                 frames.append((cid, doc))
         return frames
 
-    async def round(self, sem: asyncio.Semaphore) -> _RoundRows:
+    async def round(self, sem: asyncio.Semaphore, wait: float = FRAME_WAIT) -> _RoundRows:
         """Sample every matching running container once."""
         rows = _RoundRows()
         self._rounds += 1
@@ -347,7 +347,7 @@ class HostSession:
             await self._lost(exc)
             return rows
         self._sync_streams(client, [i for i in ids if i in self.known])
-        for cid, doc in await self._take_frames():
+        for cid, doc in await self._take_frames(wait):
             row = payloads.sample_from_stats(doc, self.label, self.os_type, container_id=cid)
             if row is None:
                 continue
@@ -410,7 +410,9 @@ async def collect(
     try:
         while not stop.is_set():
             t0 = time.monotonic()
-            results = await asyncio.gather(*(s.round(sem) for s in sessions))
+            # Near the end of --duration, don't wait past it for fresh frames.
+            wait = FRAME_WAIT if deadline is None else min(FRAME_WAIT, max(0.2, deadline - t0))
+            results = await asyncio.gather(*(s.round(sem, wait) for s in sessions))
             merged = _RoundRows()
             for r in results:
                 merged.samples += r.samples

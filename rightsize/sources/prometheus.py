@@ -34,9 +34,17 @@ duplicate scrapes of one container (kubelet ``/metrics/cadvisor`` and
 ``/metrics/resource``); the pod cgroup (``container=""``) and the sandbox
 (``container="POD"``) are left out.
 
+The next batch is fetched while the current one is written (one request in
+flight), so at most two answers (~2 x ``max_points`` points) are in memory.
+
 Raw samples keep the analysis identical for every source and leave the
 history for the report charts; the price is transfer: 7 days at 60 s is
 ~10,000 points per series. ``step`` trades resolution for volume (5 min → 2,016).
+Pushing the statistics down (``quantile_over_time``/``max_over_time`` per
+container, as KRR does) would cut the transfer to a few numbers per container
+but gives up what the analysis needs from the raw series: pooled percentiles
+across replicas, gap and restart handling, throttling shares per interval,
+backtests and charts. It is not implemented; ``step`` is the lever for now.
 
 Errors: a malformed URL or option is a :class:`UsageError`; an unreachable
 server, a refused credential, or a query Prometheus rejects (its ``error``
@@ -52,6 +60,7 @@ import ssl
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -532,45 +541,78 @@ def _series_points(values: Sequence[Sequence[Any]]) -> Iterator[tuple[float, flo
             continue
 
 
-def _int(v: float | None, scale: float = 1.0) -> int | None:
-    if v is None or math.isnan(v) or math.isinf(v):
-        return None
-    return round(v * scale)
+def _ints(values: Any, scale: float) -> list[int | None]:
+    """A float column (NaN or ±Inf = missing) as rounded Python ints and None."""
+    import numpy as np
+
+    missing = ~np.isfinite(values)
+    ints = np.rint(np.where(missing, 0.0, values) * scale).astype(np.int64).tolist()
+    if not missing.any():
+        return list(ints)
+    return [None if m else v for v, m in zip(ints, missing.tolist(), strict=True)]
 
 
 def _sample_rows(
-    result: list[dict[str, Any]], wanted: set[Key], node_of: Callable[[Key], str]
+    result: list[dict[str, Any]],
+    wanted: set[Key],
+    node_of: Callable[[Key], str],
+    start: float,
+    step: float,
+    npoints: int,
 ) -> Iterator[SampleRow]:
-    """Merge the per-metric series of a batch into one SampleRow per container and step."""
-    table: dict[Key, dict[float, dict[str, float]]] = defaultdict(dict)
+    """Merge the per-metric series of a batch into one SampleRow per container and step.
+
+    Values are placed on the query's step grid (numpy, one array per
+    container); several series of one metric and container are merged with max.
+    """
+    import numpy as np
+
+    column = {name: i for i, name in enumerate(COUNTER_METRICS)}
+    table: dict[Key, Any] = {}
     for series in result:
         metric = series.get("metric") or {}
-        key = _key(metric)
-        name = metric.get("__name__", "")
-        if key not in wanted or name not in COUNTER_METRICS:
+        key, name = _key(metric), metric.get("__name__", "")
+        values = series.get("values")
+        if key not in wanted or name not in column or not values:
             continue
-        rows = table[key]
-        for t, v in _series_points(series.get("values") or ()):
-            rows.setdefault(t, {})[name] = v
+        try:
+            points = np.array(values, dtype=np.float64).reshape(-1, 2)
+        except (TypeError, ValueError):
+            points = np.array(list(_series_points(values)), dtype=np.float64).reshape(-1, 2)
+        idx = np.rint((points[:, 0] - start) / step).astype(np.int64)
+        ok = (idx >= 0) & (idx < npoints) & ~np.isnan(points[:, 1])
+        if key not in table:
+            table[key] = np.full((npoints, len(COUNTER_METRICS)), np.nan)
+        col = table[key][:, column[name]]
+        col[idx[ok]] = np.fmax(col[idx[ok]], points[ok, 1])
+    times = start + step * np.arange(npoints)
     for key in sorted(table):
+        grid = table[key]
+        keep = ~np.isnan(grid[:, column[CPU]]) | ~np.isnan(grid[:, column[MEMORY]])
+        if not keep.any():
+            continue
+        g = grid[keep]
+        ts = times[keep].tolist()
+        cpu = _ints(g[:, column[CPU]], 1e9)
+        mem = _ints(g[:, column[MEMORY]], 1.0)
+        periods = _ints(g[:, column[PERIODS]], 1.0)
+        throttled = _ints(g[:, column[THROTTLED]], 1.0)
+        throttled_ns = _ints(g[:, column[THROTTLED_SECONDS]], 1e9)
         host, cid = node_of(key), "/".join(key)
-        for t in sorted(table[key]):
-            m = table[key][t]
-            if CPU not in m and MEMORY not in m:
-                continue
+        for i, t in enumerate(ts):
             yield SampleRow(
                 host=host,
                 container_id=cid,
                 ts=t,
-                cpu_total_ns=_int(m.get(CPU), 1e9),
+                cpu_total_ns=cpu[i],
                 cpu_cores=None,
                 system_cpu_ns=None,
                 online_cpus=None,
-                periods=_int(m.get(PERIODS)),
-                throttled_periods=_int(m.get(THROTTLED)),
-                throttled_ns=_int(m.get(THROTTLED_SECONDS), 1e9),
+                periods=periods[i],
+                throttled_periods=throttled[i],
+                throttled_ns=throttled_ns[i],
                 mem_usage=None,
-                mem_working_set=_int(m.get(MEMORY)),
+                mem_working_set=mem[i],
                 mem_rss=None,
                 mem_limit=None,
                 mem_failcnt=None,
@@ -812,35 +854,49 @@ def collect_prometheus(
         names = "|".join(COUNTER_METRICS)
         nodes: set[str] = set()
         with_data: set[Key] = set()
-        for batch in _batches(keys, per_batch):
+        batches = list(_batches(keys, per_batch))
+
+        def fetch(batch: list[Key]) -> list[dict[str, Any]]:
             query = (
                 f"max by (__name__, {_BY}) "
                 f'({{__name__=~"{names}", {_selector(cadvisor, _pod_matchers(batch))}}})'
             )
-            result = api.range(query, start, end, step)
-            wanted = set(batch)
-            present = sorted(
-                {_key(s.get("metric") or {}) for s in result if s.get("values")} & wanted
-            )
-            new_nodes = {node_of(k) for k in present} - nodes
-            nodes |= new_nodes
-            with_data.update(present)
-            summary.samples += store.write(
-                containers=[_container_row(k, meta, node_of(k)) for k in present],
-                hosts=_host_rows(meta, new_nodes),
-                samples=_sample_rows(result, wanted, node_of),
-            )
-            summary.batches += 1
-            summary.containers, summary.hosts = len(with_data), len(nodes)
-            summary.queries, summary.bytes = api.queries, api.bytes
-            if on_batch is not None:
-                on_batch(summary)
-            log.info(
-                "batch %d: %d containers, %d samples so far",
-                summary.batches,
-                len(batch),
-                summary.samples,
-            )
+            return api.range(query, start, end, step)
+
+        # the next batch is fetched while this one is written (one request in flight)
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rightsize-prometheus")
+        try:
+            pending = pool.submit(fetch, batches[0])
+            for i, batch in enumerate(batches):
+                result = pending.result()
+                if i + 1 < len(batches):
+                    pending = pool.submit(fetch, batches[i + 1])
+                wanted = set(batch)
+                present = sorted(
+                    {_key(s.get("metric") or {}) for s in result if s.get("values")} & wanted
+                )
+                new_nodes = {node_of(k) for k in present} - nodes
+                nodes |= new_nodes
+                with_data.update(present)
+                summary.samples += store.write(
+                    containers=[_container_row(k, meta, node_of(k)) for k in present],
+                    hosts=_host_rows(meta, new_nodes),
+                    samples=_sample_rows(result, wanted, node_of, start, step, npoints),
+                )
+                summary.batches += 1
+                summary.containers, summary.hosts = len(with_data), len(nodes)
+                summary.queries, summary.bytes = api.queries, api.bytes
+                if on_batch is not None:
+                    on_batch(summary)
+                log.info(
+                    "batch %d: %d containers, %d samples so far",
+                    summary.batches,
+                    len(batch),
+                    summary.samples,
+                )
+        finally:
+            pending.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
         if not with_data:
             raise RuntimeFailure(
                 f"Prometheus at {api.url} returned no samples for the {len(keys)} containers "
