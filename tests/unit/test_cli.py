@@ -275,3 +275,45 @@ def test_manifests_without_matching_containers_change_nothing(
     assert code == 0
     a, b = json.loads(plain), json.loads(with_k8s)
     assert [w["declared"] for w in a["workloads"]] == [w["declared"] for w in b["workloads"]]
+
+
+def test_log_format_json_gives_one_json_object_per_line(
+    capsys: pytest.CaptureFixture[str], lab_db: Path, tmp_path: Path
+) -> None:
+    import json
+
+    code, _, err = run(capsys, "--db", str(lab_db), "--log-format", "json", "export",
+                       "-o", str(tmp_path / "x.csv"))
+    assert code == 0
+    lines = [json.loads(line) for line in err.strip().splitlines()]
+    assert lines, "expected at least one log line"
+    for doc in lines:
+        assert {"ts", "level", "logger", "message"} <= set(doc)
+    assert any("exported 2076 samples" in d["message"] for d in lines)
+
+
+def test_quiet_hides_info_logs(capsys: pytest.CaptureFixture[str], lab_db: Path,
+                               tmp_path: Path) -> None:
+    code, _, err = run(capsys, "--db", str(lab_db), "-q", "export", "-o", str(tmp_path / "x.csv"))
+    assert code == 0 and err == ""
+
+
+def test_rightsize_db_environment_variable(capsys: pytest.CaptureFixture[str], lab_db: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RIGHTSIZE_DB", str(lab_db))
+    code, out, _ = run(capsys, "analyze", "--format", "csv")
+    assert code == 0 and "lab-idle" in out
+
+
+def test_internal_errors_are_one_line_without_traceback(
+    capsys: pytest.CaptureFixture[str], lab_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rightsize.render
+
+    def boom(*_a: object, **_k: object) -> str:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(rightsize.render, "render", boom)
+    code, _, err = run(capsys, "--db", str(lab_db), "analyze")
+    assert code == 3
+    assert "ZeroDivisionError" in one_line(err)
