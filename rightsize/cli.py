@@ -64,22 +64,97 @@ class TimeSpec(click.ParamType[float]):
         from rightsize.units import parse_duration
 
         text = str(value).strip()
+        if text.replace(".", "", 1).isdigit():  # a bare number is Unix seconds
+            return float(text)
         try:
             return time.time() - parse_duration(text)
         except UsageError:
             pass
         try:
-            return float(text) if text.replace(".", "", 1).isdigit() else (
-                datetime.fromisoformat(text.replace("Z", "+00:00"))
-                .replace(tzinfo=None if "+" in text[10:] or "Z" in text else UTC)
-                .timestamp()
-            )
+            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
         except ValueError:
             self.fail(f"{text!r}: expected a duration ago (2h, 7d), an ISO 8601 time "
                       "(2026-11-27T06:00:00Z) or Unix seconds", param, ctx)
 
 
 TIME = TimeSpec()
+
+
+def _meta(key: str) -> Any:
+    def store(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        ctx.meta.setdefault("cluster", {})[key] = value
+        return value
+
+    return store
+
+
+def cluster_options(f: Any) -> Any:
+    """Prometheus / kubelet connection options (kept in ``ctx.meta["cluster"]``)."""
+    opts = [
+        click.option("--prometheus-url", metavar="URL", expose_value=False,
+                     callback=_meta("prometheus_url"),
+                     help="Prometheus with cAdvisor and kube-state-metrics series."),
+        click.option("--step", type=DURATION, default=None, expose_value=False,
+                     callback=_meta("step"),
+                     help="Prometheus query step (default: from the window, >= 60s)."),
+        click.option("--namespace", "namespaces", multiple=True, expose_value=False,
+                     callback=_meta("namespaces"), help="Only these namespaces; repeatable."),
+        click.option("--prometheus-selector", default="", expose_value=False,
+                     callback=_meta("selector"),
+                     help='Extra label matchers for cAdvisor series, e.g. job="kubelet".'),
+        click.option("--token", envvar="RIGHTSIZE_TOKEN", default=None, expose_value=False,
+                     callback=_meta("token"),
+                     help="Bearer token (or RIGHTSIZE_TOKEN; prefer --token-file)."),
+        click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False),
+                     default=None, expose_value=False, callback=_meta("token_file"),
+                     help="File holding the bearer token (e.g. a service account token)."),
+        click.option("--user", default=None, expose_value=False, callback=_meta("user"),
+                     help="Basic-auth user (password from RIGHTSIZE_PASSWORD)."),
+        click.option("--ca-file", type=click.Path(path_type=Path, dir_okay=False),
+                     default=None, expose_value=False, callback=_meta("ca_file"),
+                     help="CA bundle to verify the server."),
+        click.option("--insecure-skip-tls-verify", is_flag=True, expose_value=False,
+                     callback=_meta("insecure"), help="Do not verify the server certificate."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _cluster_auth(ctx: click.Context) -> dict[str, Any]:
+    """Connection keyword arguments for the Prometheus and kubelet sources."""
+    import os
+
+    meta = ctx.meta.get("cluster", {})
+    token = meta.get("token")
+    if meta.get("token_file") is not None:
+        try:
+            token = Path(meta["token_file"]).read_text().strip()
+        except OSError as exc:
+            raise UsageError(f"cannot read --token-file {meta['token_file']}: "
+                             f"{exc.strerror or exc}") from exc
+    basic = None
+    if meta.get("user"):
+        basic = (str(meta["user"]), os.environ.get("RIGHTSIZE_PASSWORD", ""))
+    return {
+        "token": token or None,
+        "ca_file": None if meta.get("ca_file") is None else str(meta["ca_file"]),
+        "insecure": bool(meta.get("insecure")),
+        "namespaces": list(meta.get("namespaces") or []) or None,
+        "_basic": basic,
+    }
+
+
+def _collect_prometheus(ctx: click.Context, store: Any, url: str, since: float,
+                        until: float | None) -> Any:
+    from rightsize.sources.prometheus import collect_prometheus
+
+    meta = ctx.meta.get("cluster", {})
+    auth = _cluster_auth(ctx)
+    basic = auth.pop("_basic")
+    return collect_prometheus(store, url, since=since, until=until, step=meta.get("step"),
+                              basic_auth=basic, selector=meta.get("selector") or "", **auth)
 
 
 def data_options(f: Any) -> Any:
@@ -94,7 +169,7 @@ def data_options(f: Any) -> Any:
                      help="Samples up to this time (duration ago, ISO 8601 or Unix seconds).")(f)
     f = click.option("--since", type=TIME, default=None,
                      help="Samples from this time (e.g. 7d = the last 7 days).")(f)
-    return f
+    return cluster_options(f)
 
 
 @dataclass
@@ -154,11 +229,26 @@ def _filters(values: Sequence[str]) -> dict[str, list[str]]:
               help="Docker filter, repeatable: label=app=web, name=api.")
 @click.option("--record", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Also write the raw engine payloads (secrets stripped) to this folder.")
+@click.option("--source", type=click.Choice(["docker", "prometheus", "kubelet"]),
+              default="docker", show_default=True, help="Where usage comes from.")
+@click.option("--since", type=TIME, default=None,
+              help="Prometheus: from this time (default 7d = the last 7 days).")
+@click.option("--until", type=TIME, default=None, help="Prometheus: up to this time.")
+@click.option("--kubelet-url", "kubelet_urls", multiple=True, metavar="URL",
+              help="Kubelet (https://node:10250) or API-server node proxy URL; repeatable.")
+@cluster_options
 @click.pass_context
 def collect(ctx: click.Context, docker_hosts: tuple[str, ...], interval: float,
             duration: float | None, samples: int | None, filters: tuple[str, ...],
-            record: Path | None) -> None:
-    """Sample running containers into the store."""
+            record: Path | None, source: str, since: float | None, until: float | None,
+            kubelet_urls: tuple[str, ...]) -> None:
+    """Sample running containers (or read a cluster's history) into the store."""
+    if source == "prometheus":
+        _collect_cluster_prometheus(ctx, since, until)
+        return
+    if source == "kubelet":
+        _collect_cluster_kubelet(ctx, kubelet_urls, interval, duration, samples)
+        return
     from rightsize.collect import CollectOptions
     from rightsize.progress import run_collect
     from rightsize.sources.docker.host import resolve_host
@@ -178,6 +268,47 @@ def collect(ctx: click.Context, docker_hosts: tuple[str, ...], interval: float,
         f"collected {stats.samples} samples in {stats.rounds} rounds into {_settings(ctx).db}",
         err=True,
     )
+
+
+def _collect_cluster_prometheus(ctx: click.Context, since: float | None,
+                                until: float | None) -> None:
+    import time
+
+    from rightsize.store import Store
+
+    url = ctx.meta.get("cluster", {}).get("prometheus_url")
+    if not url:
+        raise UsageError("--source prometheus needs --prometheus-url URL")
+    with Store(_settings(ctx).db) as store:
+        summary = _collect_prometheus(
+            ctx, store, url, since if since is not None else time.time() - 7 * 86400, until)
+    click.echo(summary.describe(), err=True)
+
+
+def _collect_cluster_kubelet(ctx: click.Context, urls: tuple[str, ...], interval: float,
+                             duration: float | None, samples: int | None) -> None:
+    import asyncio
+    import signal
+
+    from rightsize.sources.kubelet import collect_kubelet
+    from rightsize.store import Store
+
+    if not urls:
+        raise UsageError("--source kubelet needs --kubelet-url URL")
+    auth = _cluster_auth(ctx)
+    auth.pop("_basic")
+
+    async def main() -> Any:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        with Store(_settings(ctx).db) as store:
+            return await collect_kubelet(store, list(urls), interval=interval, samples=samples,
+                                         duration=duration, stop=stop, **auth)
+
+    stats = asyncio.run(main())
+    click.echo(stats.describe(), err=True)
 
 
 @cli.command(name="import")
@@ -249,7 +380,23 @@ def _analysis(ctx: click.Context, strategy: str | None, since: float | None,
     settings = _settings(ctx)
     cfg = load_config(settings.config)
     name = strategy or cfg.strategy
-    dataset = load(settings.db, since=since, until=until)
+    url = ctx.meta.get("cluster", {}).get("prometheus_url")
+    if url:  # straight from Prometheus, through a temporary store
+        import tempfile
+        import time
+
+        from rightsize.store import Store
+
+        with tempfile.TemporaryDirectory(prefix="rightsize-") as tmp:
+            db = Path(tmp) / "prometheus.db"
+            with Store(db) as store:
+                summary = _collect_prometheus(
+                    ctx, store, url, since if since is not None else time.time() - 7 * 86400,
+                    until)
+            log.info("%s", summary.describe())
+            dataset = load(db)
+    else:
+        dataset = load(settings.db, since=since, until=until)
     if dataset.samples.empty:
         raise RuntimeFailure(f"no samples in {settings.db}"
                              + (" in the requested window" if since or until else "")

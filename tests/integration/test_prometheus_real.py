@@ -639,3 +639,32 @@ def test_empty_window_is_a_runtime_failure(
         collect_prometheus(store, url, since=end - 40 * 86400, until=end - 39 * 86400)
     assert "no cAdvisor container series" in str(info.value)
     assert not math.isnan(end)
+
+
+def test_the_cli_reads_prometheus_into_the_store_and_directly(
+    cluster: tuple[str, list[Container], int], tmp_path: Path
+) -> None:
+    """`collect --source prometheus`, then `analyze`; and `check --prometheus-url` directly."""
+    import json
+    import subprocess
+    import sys
+
+    url, containers, end = cluster
+    db = tmp_path / "cli.db"
+    base = [sys.executable, "-m", "rightsize", "--db", str(db)]
+    window = ["--since", str(end - 24 * 3600), "--until", str(end)]
+    proc = subprocess.run([*base, "collect", "--source", "prometheus", "--prometheus-url", url,
+                           *window], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = subprocess.run([*base, "analyze", "--format", "json"], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    names = {w["workload"] for w in json.loads(out.stdout)["workloads"]}
+    assert names == {c.workload for c in containers}
+    direct = subprocess.run(
+        [*base[:4], str(tmp_path / "unused.db"), "check", "--prometheus-url", url, *window,
+         "--exit-zero"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert direct.returncode == 0, direct.stderr
+    assert "shop/worker/app" in direct.stdout  # the OOM-killed workload fails the gate

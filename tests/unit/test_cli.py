@@ -317,3 +317,40 @@ def test_internal_errors_are_one_line_without_traceback(
     code, _, err = run(capsys, "--db", str(lab_db), "analyze")
     assert code == 3
     assert "ZeroDivisionError" in one_line(err)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (["collect", "--source", "prometheus"], 2, "--prometheus-url"),
+        (["collect", "--source", "kubelet"], 2, "--kubelet-url"),
+        (["collect", "--source", "prometheus", "--prometheus-url", "http://127.0.0.1:9"], 3,
+         "127.0.0.1:9"),
+        (["analyze", "--prometheus-url", "http://127.0.0.1:9"], 3, "127.0.0.1:9"),
+        (["collect", "--source", "prometheus", "--prometheus-url", "ftp://x"], 2, "ftp://x"),
+    ],
+)
+def test_cluster_source_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                               args: list[str], code: int, needle: str) -> None:
+    got, _, err = run(capsys, "--db", str(tmp_path / "s.db"), *args)
+    assert got == code
+    assert needle in one_line(err)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("1795761415", 1795761415.0), ("2026-11-27T06:36:55Z", 1795761415.0),
+     ("2026-11-27T06:36:55", 1795761415.0), ("2026-11-27T07:36:55+01:00", 1795761415.0)],
+)
+def test_time_options_accept_unix_seconds_and_iso(text: str, expected: float) -> None:
+    from rightsize.cli import TIME
+
+    assert TIME.convert(text, None, None) == expected
+
+
+def test_time_options_accept_durations_ago() -> None:
+    import time
+
+    from rightsize.cli import TIME
+
+    assert TIME.convert("2h", None, None) == pytest.approx(time.time() - 7200, abs=5)

@@ -1,0 +1,324 @@
+"""The Prometheus source against a fake server speaking the real HTTP API JSON (MockTransport).
+
+The answers have the shapes Prometheus returns (``{"status": "success", "data":
+{"resultType": "vector"|"matrix", "result": [...]}}``, errors with
+``errorType``/``error``), as checked against a real server in
+``tests/integration/test_prometheus_real.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from rightsize.errors import RuntimeFailure, UsageError
+from rightsize.sources.prometheus import choose_step, collect_prometheus
+from rightsize.store import Store, load
+
+URL = "http://prometheus.monitoring:9090"
+END = 1_795_759_200.0
+START = END - 3600.0
+STEP = 60.0
+TIMES = [START + STEP * i for i in range(61)]
+
+Labels = dict[str, str]
+
+PODS = {
+    # (namespace, pod): (node, owner kind, owner name, containers)
+    ("shop", "web-7d4b9c8f6d-x2x9z"): ("node-a", "ReplicaSet", "web-7d4b9c8f6d", ["app"]),
+    ("shop", "db-0"): ("node-b", "StatefulSet", "db", ["postgres"]),
+    ("batch", "report-29001440-fghjk"): ("node-b", "Job", "report-29001440", ["job"]),
+    ("shop", "debug.v2"): ("node-a", "<none>", "<none>", ["shell"]),
+    ("shop", "api-5f6c7b8d9c-t7wz2"): ("node-a", "", "", ["api"]),  # no kube_pod_owner row
+}
+
+
+def vector(items: list[tuple[Labels, float]]) -> dict[str, Any]:
+    return {
+        "status": "success",
+        "data": {
+            "resultType": "vector",
+            "result": [{"metric": m, "value": [END, repr(v)]} for m, v in items],
+        },
+    }
+
+
+class FakePrometheus:
+    """Routes the API calls; range queries filter by the ``pod=~`` regex like the server."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.fail: dict[str, httpx.Response] = {}
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        form = dict(httpx.QueryParams(request.content.decode()))
+        path = request.url.path
+        self.requests.append((path, form))
+        for needle, response in self.fail.items():
+            if needle in form.get("query", form.get("match[]", "")):
+                return response
+        if path == "/api/v1/series":
+            return httpx.Response(200, json={"status": "success", "data": self.series()})
+        if path == "/api/v1/query":
+            return httpx.Response(200, json=self.instant(form["query"]))
+        if path == "/api/v1/query_range":
+            return httpx.Response(200, json=self.matrix(form["query"]))
+        return httpx.Response(404, text="404 page not found")
+
+    def series(self) -> list[Labels]:
+        out = []
+        for (ns, pod), (node, *_, containers) in PODS.items():
+            for c in [*containers, "", "POD"]:
+                out.append(
+                    {"__name__": "container_memory_working_set_bytes", "namespace": ns,
+                     "pod": pod, "container": c, "node": node, "job": "kubelet"}
+                )  # fmt: skip
+        return out
+
+    def instant(self, query: str) -> dict[str, Any]:
+        items: list[tuple[Labels, float]] = []
+        if "kube_pod_owner" in query:
+            for (ns, pod), (_, kind, name, _) in PODS.items():
+                if kind:
+                    items.append(
+                        ({"namespace": ns, "pod": pod, "owner_kind": kind, "owner_name": name,
+                          "owner_is_controller": "true"}, 1.0)
+                    )  # fmt: skip
+        elif "kube_replicaset_owner" in query:
+            items.append(
+                ({"namespace": "shop", "replicaset": "web-7d4b9c8f6d",
+                  "owner_kind": "Deployment", "owner_name": "web"}, 1.0)
+            )  # fmt: skip
+        elif "kube_job_owner" in query:
+            items.append(
+                ({"namespace": "batch", "job_name": "report-29001440",
+                  "owner_kind": "CronJob", "owner_name": "nightly-report"}, 1.0)
+            )  # fmt: skip
+        elif "kube_pod_info" in query:
+            for (ns, pod), (node, *_) in PODS.items():
+                items.append(({"namespace": ns, "pod": pod, "node": node}, 1.0))
+        elif "kube_pod_container_resource_requests" in query:
+            web = {"namespace": "shop", "pod": "web-7d4b9c8f6d-x2x9z", "container": "app"}
+            items += [({**web, "resource": "cpu", "unit": "core"}, 0.25)]
+            items += [({**web, "resource": "memory", "unit": "byte"}, 268435456.0)]
+        elif "kube_pod_container_resource_limits" in query:
+            web = {"namespace": "shop", "pod": "web-7d4b9c8f6d-x2x9z", "container": "app"}
+            items += [({**web, "resource": "memory", "unit": "byte"}, 536870912.0)]
+        elif "last_terminated_reason" in query:
+            items.append(
+                ({"namespace": "shop", "pod": "db-0", "container": "postgres",
+                  "reason": "OOMKilled"}, 1.0)
+            )  # fmt: skip
+        elif "kube_node_status_capacity" in query:
+            for node, cpu in (("node-a", 4.0), ("node-b", 8.0)):
+                items.append(({"node": node, "resource": "cpu", "unit": "core"}, cpu))
+                items.append(({"node": node, "resource": "memory", "unit": "byte"}, 2.0**34))
+        return vector(items)
+
+    def matrix(self, query: str) -> dict[str, Any]:
+        pods = re.search(r'pod=~"((?:[^"\\]|\\.)*)"', query)
+        pattern = re.compile(pods[1].replace("\\\\", "\\")) if pods else re.compile(".*")
+        result = []
+        for (ns, pod), (*_, containers) in PODS.items():
+            if not pattern.fullmatch(pod):
+                continue
+            for c in containers:
+                key = {"namespace": ns, "pod": pod, "container": c}
+                if "kube_pod_container_status_restarts_total" in query:
+                    restarts = [0 if t < START + 1800 else 1 for t in TIMES]
+                    result.append(self.series_of("kube_pod_container_status_restarts_total",
+                                                 key, restarts))  # fmt: skip
+                    result.append(self.series_of("kube_pod_container_status_last_terminated_reason",
+                                                 key, [1] * 31, TIMES[30:]))  # fmt: skip
+                    continue
+                cpu = [i * 0.2 * STEP for i in range(len(TIMES))]
+                if pod == "db-0":  # restarted by the OOM kill at START + 1800
+                    cpu = [v if t < START + 1800 else (t - START - 1800) * 0.1 for t, v in
+                           zip(TIMES, cpu, strict=True)]  # fmt: skip
+                result.append(self.series_of("container_cpu_usage_seconds_total", key, cpu))
+                result.append(
+                    self.series_of("container_memory_working_set_bytes", key,
+                                   [100e6 + i for i in range(len(TIMES))])
+                )  # fmt: skip
+        return {"status": "success", "data": {"resultType": "matrix", "result": result}}
+
+    @staticmethod
+    def series_of(
+        name: str, key: Labels, values: Sequence[float], times: list[float] | None = None
+    ) -> dict[str, Any]:
+        ts = TIMES if times is None else times
+        return {
+            "metric": {"__name__": name, **key},
+            "values": [[t, f"{v:g}" if v == int(v) else repr(v)] for t, v in zip(ts, values,
+                                                                                 strict=True)],
+        }  # fmt: skip
+
+    def queries(self, path: str) -> list[str]:
+        return [f.get("query", "") for p, f in self.requests if p == path]
+
+
+def collect(tmp_path: Path, fake: FakePrometheus, **kw: Any) -> Any:
+    kw.setdefault("since", START)
+    kw.setdefault("until", END)
+    with Store(tmp_path / "rs.db") as store:
+        return collect_prometheus(store, URL, transport=httpx.MockTransport(fake), **kw)
+
+
+def test_rows_owners_declared_values_and_nodes(tmp_path: Path) -> None:
+    fake = FakePrometheus()
+    summary = collect(tmp_path, fake)
+    assert summary.step == STEP and summary.containers == 5 and summary.hosts == 2
+    data = load(tmp_path / "rs.db")
+    workloads = dict(zip(data.containers["container_id"], data.containers["workload"],
+                         strict=True))  # fmt: skip
+    assert workloads == {
+        "shop/web-7d4b9c8f6d-x2x9z/app": "shop/web/app",  # ReplicaSet → Deployment
+        "shop/db-0/postgres": "shop/db/postgres",  # StatefulSet
+        "batch/report-29001440-fghjk/job": "batch/nightly-report/job",  # Job → CronJob
+        "shop/debug.v2/shell": "shop/debug.v2/shell",  # bare pod
+        "shop/api-5f6c7b8d9c-t7wz2/api": "shop/api/api",  # no owner row: from the pod name
+    }
+    web = data.containers.set_index("container_id").loc["shop/web-7d4b9c8f6d-x2x9z/app"]
+    assert (web["cpu_request"], web["memory_request"], web["memory_limit"]) == (
+        0.25,
+        268435456,
+        536870912,
+    )
+    assert web["labels"]["io.kubernetes.pod.namespace"] == "shop"
+    assert dict(zip(data.hosts["host"], data.hosts["ncpu"], strict=True)) == {
+        "node-a": 4,
+        "node-b": 8,
+    }
+    # raw counters at the step: cpu_total_ns = seconds x 1e9
+    s = data.samples[data.samples["container_id"] == "shop/web-7d4b9c8f6d-x2x9z/app"]
+    assert len(s) == len(TIMES)
+    assert s["cpu_total_ns"].iloc[2] == 2 * 0.2 * STEP * 1e9
+    assert s["mem_working_set"].iloc[0] == 100e6
+
+
+def test_oom_kills_and_restart_from_kube_state_metrics(tmp_path: Path) -> None:
+    from rightsize.analysis.result import analyze
+
+    fake = FakePrometheus()
+    summary = collect(tmp_path, fake)
+    assert summary.events == 2  # one oom + one restart
+    data = load(tmp_path / "rs.db")
+    assert sorted(data.events["action"]) == ["oom", "restart"]
+    assert set(data.events["ts"]) == {START + 1800}
+    result = {r.name: r for r in analyze(data).results}
+    assert result["shop/db/postgres"].oom.kills == 1
+    assert result["shop/web/app"].oom.kills == 0
+    assert result["shop/web/app"].cpu.p95 == pytest.approx(0.2)
+    # the restart interval is dropped; the new instance runs at 0.1 cores
+    assert result["shop/db/postgres"].cpu.samples == len(TIMES) - 2
+
+
+def test_filters_and_few_queries(tmp_path: Path) -> None:
+    fake = FakePrometheus()
+    summary = collect(tmp_path, fake, namespaces=["shop", "batch"], selector='job="kubelet"')
+    ranges = fake.queries("/api/v1/query_range")
+    counters = [q for q in ranges if "container_cpu_usage_seconds_total" in q]
+    assert len(counters) == 1
+    q = counters[0]
+    assert 'container!=""' in q and 'container!="POD"' in q and 'job="kubelet"' in q
+    assert 'namespace=~"batch|shop"' in q and "debug\\\\.v2" in q  # regex-escaped pod name
+    assert q.startswith("max by (__name__, namespace, pod, container)")
+    instants = fake.queries("/api/v1/query")
+    assert all("last_over_time" in x or "over_time" in x or "increase" in x for x in instants)
+    assert summary.queries == len(fake.requests) <= 16
+
+
+def test_batches_stay_under_max_points(tmp_path: Path) -> None:
+    fake = FakePrometheus()
+    summary = collect(tmp_path, fake, max_points=61 * 5 * 2)  # two containers a batch
+    counters = [q for q in fake.queries("/api/v1/query_range") if "cpu_usage" in q]
+    assert summary.batches == len(counters) == 3
+    assert summary.containers == 5
+
+
+def test_choose_step() -> None:
+    assert choose_step(3600) == 60
+    assert choose_step(7 * 86400) == 60  # 10,081 points
+    assert choose_step(30 * 86400) == 236
+    assert 30 * 86400 / choose_step(30 * 86400) < 11_000
+
+
+def test_auth_headers(tmp_path: Path) -> None:
+    seen: list[httpx.Request] = []
+    fake = FakePrometheus()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return fake(request)
+
+    with Store(tmp_path / "a.db") as store:
+        collect_prometheus(store, URL, since=START, until=END, token="tok",
+                           transport=httpx.MockTransport(handler))  # fmt: skip
+    assert seen[0].headers["authorization"] == "Bearer tok"
+    seen.clear()
+    with Store(tmp_path / "b.db") as store:
+        collect_prometheus(store, URL, since=START, until=END, basic_auth=("u", "p"),
+                           transport=httpx.MockTransport(handler))  # fmt: skip
+    assert seen[0].headers["authorization"].startswith("Basic ")
+
+
+def test_rejected_query_names_url_query_and_error(tmp_path: Path) -> None:
+    fake = FakePrometheus()
+    fake.fail["kube_pod_owner"] = httpx.Response(
+        422,
+        json={"status": "error", "errorType": "execution",
+              "error": "query processing would load too many samples into memory"},
+    )  # fmt: skip
+    with pytest.raises(RuntimeFailure) as info:
+        collect(tmp_path, fake)
+    msg = str(info.value)
+    assert URL in msg and "kube_pod_owner" in msg and "too many samples" in msg
+    assert "larger step" in msg
+
+
+@pytest.mark.parametrize(
+    ("response", "needle"),
+    [
+        (httpx.Response(401, text="Unauthorized"), "bearer token or basic auth"),
+        (httpx.Response(200, text="<html>Grafana</html>"), "did not answer like the Prometheus"),
+    ],
+)
+def test_non_api_answers(tmp_path: Path, response: httpx.Response, needle: str) -> None:
+    fake = FakePrometheus()
+    fake.fail["container_memory_working_set_bytes"] = response
+    with pytest.raises(RuntimeFailure) as info:
+        collect(tmp_path, fake)
+    assert needle in str(info.value) and URL in str(info.value)
+
+
+def test_unreachable(tmp_path: Path) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    with Store(tmp_path / "rs.db") as store, pytest.raises(RuntimeFailure) as info:
+        collect_prometheus(store, URL, since=START, transport=httpx.MockTransport(refuse))
+    assert f"cannot reach Prometheus at {URL}" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "kw"),
+    [
+        ("prometheus:9090", {}),
+        ("http://:9090", {}),
+        (URL, {"until": START}),
+        (URL, {"step": 0.1}),  # 36,001 points per series
+        (URL, {"token": "t", "basic_auth": ("u", "p")}),
+        (URL, {"max_points": 0}),
+    ],
+)
+def test_usage_errors(tmp_path: Path, url: str, kw: dict[str, Any]) -> None:
+    kw.setdefault("until", END)
+    with Store(tmp_path / "rs.db") as store, pytest.raises(UsageError):
+        collect_prometheus(
+            store, url, since=START, transport=httpx.MockTransport(FakePrometheus()), **kw
+        )
