@@ -513,11 +513,16 @@ def report(ctx: click.Context, since: float | None, until: float | None, workloa
 @click.option("--strategy", default=None, help="Recommendation strategy (default rightsize).")
 @click.option("--charts", type=click.Choice(["auto", "all", "none"]), default="auto",
               show_default=True)
+@click.option("--source", type=click.Choice(["docker", "prometheus"]), default="docker",
+              show_default=True,
+              help="docker: sample for --duration; prometheus: read the last --duration "
+                   "(then what is new at each cycle) from --prometheus-url.")
+@cluster_options
 @click.pass_context
 def run(ctx: click.Context, docker_hosts: tuple[str, ...], interval: float, duration: float,
         filters: tuple[str, ...], every: float | None, out_dir: Path, window: float | None,
         keep_reports: int | None, keep_samples: float | None, manifests: tuple[Path, ...],
-        strategy: str | None, charts: str) -> None:
+        strategy: str | None, charts: str, source: str) -> None:
     """Collect for --duration, then analyze and report; --every repeats it."""
     import time
 
@@ -537,6 +542,21 @@ def run(ctx: click.Context, docker_hosts: tuple[str, ...], interval: float, dura
         out=out_dir, every=every, keep_reports=keep_reports, keep_samples=keep_samples,
         charts=charts,
     )
+
+    if source == "prometheus":
+        url = ctx.meta.get("cluster", {}).get("prometheus_url")
+        if not url:
+            raise UsageError("--source prometheus needs --prometheus-url URL")
+        last_end: list[float] = []
+
+        def read_prometheus(store: Any) -> None:
+            now = time.time()
+            since = last_end[-1] if last_end else now - duration
+            summary = _collect_prometheus(ctx, store, url, since, now)
+            log.info("%s", summary.describe())
+            last_end.append(now)
+
+        options.collect_step = read_prometheus
 
     def analyzer() -> Any:
         since = None if window is None else time.time() - window

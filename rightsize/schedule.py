@@ -43,6 +43,8 @@ class RunOptions:
     keep_samples: float | None = None
     charts: str = "auto"
     max_cycles: int | None = None  # for tests: stop after this many cycles
+    #: Replaces the Docker collection of a cycle (e.g. a Prometheus read); gets the store.
+    collect_step: Callable[[Store], object] | None = None
 
 
 @dataclass
@@ -89,7 +91,10 @@ async def _run(store: Store, options: RunOptions, analyzer: Analyzer,
     on_round = log_progress(options.collect)
     while True:
         try:
-            await collect(store, options.collect, stop=stop, on_round=on_round)
+            if options.collect_step is not None:
+                options.collect_step(store)  # the store's connection belongs to this thread
+            else:
+                await collect(store, options.collect, stop=stop, on_round=on_round)
         except RuntimeFailure as exc:
             if state.cycles == 0:
                 raise  # unreachable from the outset: a setup problem, exit 3
@@ -99,7 +104,7 @@ async def _run(store: Store, options: RunOptions, analyzer: Analyzer,
         if paths is not None:
             state.reports.append(paths.html)
             log.info("report written: %s", paths.html)
-        await asyncio.to_thread(_retention, store, options)
+        _retention(store, options)
         if stop.is_set() or options.every is None:
             break
         if options.max_cycles is not None and state.cycles >= options.max_cycles:

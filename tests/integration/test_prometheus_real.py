@@ -668,3 +668,24 @@ def test_the_cli_reads_prometheus_into_the_store_and_directly(
     )
     assert direct.returncode == 0, direct.stderr
     assert "shop/worker/app" in direct.stdout  # the OOM-killed workload fails the gate
+
+
+def test_run_reports_from_prometheus(
+    cluster: tuple[str, list[Container], int], tmp_path: Path
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    url, containers, _end = cluster
+    out = tmp_path / "reports"
+    proc = subprocess.run(
+        [sys.executable, "-m", "rightsize", "--db", str(tmp_path / "run.db"), "run",
+         "--source", "prometheus", "--prometheus-url", url, "--duration", "25h",
+         "--out", str(out), "--charts", "none"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert Path(proc.stdout.strip()).exists()
+    doc = json.loads((out / "report.json").read_text())
+    assert {w["workload"] for w in doc["workloads"]} == {c.workload for c in containers}

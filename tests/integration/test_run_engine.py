@@ -44,6 +44,7 @@ def test_schedule_repeats_keeps_n_reports_and_stops_cleanly_on_sigterm(
     proc = subprocess.Popen(
         [sys.executable, "-m", "rightsize", "--db", str(tmp_path / "s.db"), "run",
          "--duration", "2s", "--interval", "1s", "--every", "4s", "--keep-reports", "1",
+         "--keep-samples", "3s",
          "--filter", f"label={containers.label}", "--out", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -67,3 +68,8 @@ def test_schedule_repeats_keeps_n_reports_and_stops_cleanly_on_sigterm(
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
     final = json.loads(index.read_text())["reports"]
     assert len(final) >= len(entries)  # the history survives retention
+    from rightsize.store import load
+
+    samples = load(tmp_path / "s.db").samples
+    span = samples["ts"].max() - samples["ts"].min()
+    assert span <= 3.5  # --keep-samples 3s dropped the earlier cycles' samples
