@@ -54,11 +54,11 @@ class Containers:
         self.label = f"rightsize.test={self.run}"
 
     def start(self, name: str, script: str, host_config: dict[str, Any] | None = None,
-              env: list[str] | None = None) -> str:
+              env: list[str] | None = None, labels: dict[str, str] | None = None) -> str:
         config: dict[str, Any] = {
             "Image": self.image,
             "Cmd": ["sh", "-c", script],
-            "Labels": {"rightsize.test": self.run},
+            "Labels": {**(labels or {}), "rightsize.test": self.run},
             "HostConfig": {"NetworkMode": "none", **(host_config or {})},
         }
         if env:
