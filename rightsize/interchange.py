@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from rightsize.errors import InputError, UsageError
-from rightsize.rows import ContainerRow, EventRow, SampleRow
+from rightsize.rows import ContainerRow, EventRow, SampleRow, container_row
 from rightsize.store import Store, load
 from rightsize.units import parse_cpu, parse_memory
 
@@ -485,22 +485,15 @@ def _containers(frame: pd.DataFrame) -> list[ContainerRow]:
         strict=True,
     ):
         rows.append(
-            ContainerRow(
-                host=str(host),
-                container_id=str(cid),
-                name=str(name) if name is not None else str(cid),
-                image="",
-                labels={},
+            container_row(
+                str(host),
+                str(cid),
+                str(name) if name is not None else str(cid),
                 workload=workload,
                 cpu_request=cpu_req,
                 cpu_limit=cpu_lim,
                 memory_request=mem_req,
                 memory_limit=mem_lim,
-                cpuset_cpus=None,
-                restart_count=0,
-                oom_killed=False,
-                started_at=None,
-                os_type="linux",
             )
         )
     return rows

@@ -79,3 +79,38 @@ class HostRow(TypedDict):
     api_version: str
     cgroup_version: str
     os_type: str
+
+
+def container_row(
+    host: str,
+    container_id: str,
+    name: str,
+    *,
+    image: str = "",
+    labels: dict[str, str] | None = None,
+    workload: str | None = None,
+    cpu_request: float | None = None,
+    cpu_limit: float | None = None,
+    memory_request: int | None = None,
+    memory_limit: int | None = None,
+    started_at: float | None = None,
+    os_type: str = "linux",
+) -> ContainerRow:
+    """A :class:`ContainerRow` for sources that know less than ``docker inspect`` does."""
+    return ContainerRow(
+        host=host,
+        container_id=container_id,
+        name=name,
+        image=image,
+        labels={} if labels is None else labels,
+        workload=workload,
+        cpu_request=cpu_request,
+        cpu_limit=cpu_limit,
+        memory_request=memory_request,
+        memory_limit=memory_limit,
+        cpuset_cpus=None,
+        restart_count=0,
+        oom_killed=False,
+        started_at=started_at,
+        os_type=os_type,
+    )

@@ -38,7 +38,7 @@ from typing import Any
 import httpx
 
 from rightsize.errors import RuntimeFailure, UsageError
-from rightsize.rows import ContainerRow, EventRow, HostRow, SampleRow
+from rightsize.rows import ContainerRow, EventRow, HostRow, SampleRow, container_row
 from rightsize.sources.prometheus import client_options, unreachable_error
 from rightsize.store import Store
 
@@ -149,27 +149,17 @@ def parse_summary(
             if started is not None:
                 snap.started[cid] = started
             snap.containers.append(
-                ContainerRow(
-                    host=name,
-                    container_id=cid,
-                    name=f"{pod_name}/{cname}",
-                    image="",
+                container_row(
+                    name,
+                    cid,
+                    f"{pod_name}/{cname}",
                     labels={
                         "io.kubernetes.pod.namespace": namespace,
                         "io.kubernetes.pod.name": pod_name,
                         "io.kubernetes.container.name": cname,
                         "io.kubernetes.pod.uid": str(ref.get("uid") or ""),
                     },
-                    workload=None,
-                    cpu_request=None,
-                    cpu_limit=None,
-                    memory_request=None,
-                    memory_limit=None,
-                    cpuset_cpus=None,
-                    restart_count=0,
-                    oom_killed=False,
                     started_at=started,
-                    os_type="linux",
                 )
             )
             snap.samples.append(

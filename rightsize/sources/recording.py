@@ -30,7 +30,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from rightsize.errors import InputError
-from rightsize.rows import ContainerRow, EventRow, HostRow, SampleRow
+from rightsize.rows import ContainerRow, EventRow, HostRow, SampleRow, container_row
 from rightsize.sources.docker import payloads
 
 __all__ = [
@@ -159,23 +159,7 @@ def _containers_from_inspect(path: Path, host: str, *, required: bool) -> dict[s
 
 
 def _minimal_container(cid: str, name: str, image: str, host: str, os_type: str) -> ContainerRow:
-    return ContainerRow(
-        host=host,
-        container_id=cid,
-        name=name.removeprefix("/"),
-        image=image,
-        labels={},
-        workload=None,
-        cpu_request=None,
-        cpu_limit=None,
-        memory_request=None,
-        memory_limit=None,
-        cpuset_cpus=None,
-        restart_count=0,
-        oom_killed=False,
-        started_at=None,
-        os_type=os_type,
-    )
+    return container_row(host, cid, name.removeprefix("/"), image=image, os_type=os_type)
 
 
 def _summaries(path: Path) -> list[Mapping[str, Any]]:
