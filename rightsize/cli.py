@@ -159,6 +159,7 @@ def _collect_prometheus(ctx: click.Context, store: Any, url: str, since: float,
 
 def data_options(f: Any) -> Any:
     """The data options ``analyze``, ``report``, ``check`` and ``backtest`` share."""
+    f = cluster_options(f)  # listed last in --help
     f = click.option("--manifests", multiple=True, metavar="PATH",
                      type=click.Path(path_type=Path, exists=True),
                      help="Kubernetes YAML or Compose files (or folders of them) supplying "
@@ -169,7 +170,7 @@ def data_options(f: Any) -> Any:
                      help="Samples up to this time (duration ago, ISO 8601 or Unix seconds).")(f)
     f = click.option("--since", type=TIME, default=None,
                      help="Samples from this time (e.g. 7d = the last 7 days).")(f)
-    return cluster_options(f)
+    return f
 
 
 @dataclass
