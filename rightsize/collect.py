@@ -44,7 +44,6 @@ from rightsize.store import Store
 
 log = logging.getLogger("rightsize.collect")
 
-EVENT_ACTIONS = ("oom", "die", "start", "restart", "destroy")
 REINSPECT_EVERY = 60  # rounds; picks up `docker update` changes to declared values
 MAX_BACKOFF = 30.0
 MAX_CONCURRENCY = 128
@@ -237,7 +236,7 @@ class HostSession:
             log.warning("%s; retrying in %.0fs", exc, self._backoff)
 
     async def _follow_events(self, client: AsyncDockerClient) -> None:
-        filters = {"type": ["container"], "event": list(EVENT_ACTIONS)}
+        filters = {"type": ["container"], "event": sorted(payloads.EVENT_ACTIONS)}
         while True:
             try:
                 async for ev in client.events(filters=filters, since=self._event_since):
