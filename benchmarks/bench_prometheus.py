@@ -4,6 +4,8 @@ Usage::
 
     python benchmarks/bench_prometheus.py [--days 7] [--namespaces 10] [--per-namespace 100]
                                           [--data DIR] [--step 60 --step 300]
+                                          [--resolution 900 --resolution auto]
+                                          [--cpu-signal mean|peak] [--plan 10000]
 
 Generates cAdvisor series (60 s scrape: CPU, working set, OOM counter; CFS
 counters for the half with a CPU limit) and sparse kube-state-metrics series
@@ -11,7 +13,11 @@ counters for the half with a CPU limit) and sparse kube-state-metrics series
 TSDB blocks with ``promtool`` (cached in ``--data``), starts ``prometheus``
 on 127.0.0.1 and runs :func:`collect_prometheus` for one namespace (100
 containers) and for all of them, printing wall time, queries, bytes and
-samples per run.
+samples per run. ``--resolution`` times the aggregate mode (Prometheus
+computes ``max_over_time`` per interval; ``auto`` = :func:`choose_resolution`);
+``--plan N`` prints the query plan (resolution, batches, queries, points,
+samples) for N containers over the same window without a server, and an
+estimate of its wall time from the measured all-container runs.
 """
 
 from __future__ import annotations
@@ -29,7 +35,14 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent)]  # run from a checkout without installing
 
-from rightsize.sources.prometheus import collect_prometheus  # noqa: E402
+from rightsize.sources.prometheus import (  # noqa: E402
+    DEFAULT_MAX_POINTS,
+    DEFAULT_POINTS_BUDGET,
+    PrometheusSummary,
+    choose_resolution,
+    choose_step,
+    collect_prometheus,
+)
 from rightsize.store import Store  # noqa: E402
 from tests.integration.test_prometheus_real import (  # noqa: E402
     SCRAPE,
@@ -75,13 +88,54 @@ def cluster(end: int, days: int, namespaces: int, per_ns: int) -> Iterator[Serie
             yield Series("kube_replicaset_owner", {**ksm, **rs, **owner}, pts)
 
 
+def plan(containers: int, days: int, resolution: float | str | None) -> dict[str, float]:
+    """The query plan of :func:`collect_prometheus` for ``containers`` (no server needed).
+
+    Mirrors its arithmetic: grid points per series, batch size from
+    ``max_points`` (five values per timestamp), 2 series + 11 instant queries,
+    one range query per batch, up to 2 for OOM events.
+    """
+    window = days * 86400.0
+    if resolution == "auto":
+        res = choose_resolution(containers, window, DEFAULT_POINTS_BUDGET)
+    else:
+        res = None if resolution is None else float(resolution)
+    step = res if res is not None else choose_step(window)
+    npoints = int(window // step) + 1
+    per_batch = max(1, DEFAULT_MAX_POINTS // (npoints * 5))
+    batches = -(-containers // per_batch)
+    return {
+        "step": step,
+        "aggregate": float(res is not None),
+        "batches": batches,
+        "queries": 2 + 11 + batches + 2,
+        "samples": containers * npoints,
+        "points": containers * npoints * 5,
+    }
+
+
+def _line(label: str, days: int, s: PrometheusSummary, wall: float) -> str:
+    how = f"step {s.step:g}s" if s.mode == "raw" else f"agg {s.step:g}s {s.cpu_signal}"
+    return (
+        f"{label:>16} x {days}d, {how:>16}: {wall:6.1f}s wall, "
+        f"{s.queries} queries ({s.batches} batches), {s.points:,} points, "
+        f"{s.bytes / 1e6:,.0f} MB, {s.samples:,} samples, {s.events} events"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--namespaces", type=int, default=10)
     parser.add_argument("--per-namespace", type=int, default=100)
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "rs-bench-prom")
-    parser.add_argument("--step", type=float, action="append", help="steps to time (default 60)")
+    parser.add_argument("--step", type=float, action="append", help="raw steps to time")
+    parser.add_argument(
+        "--resolution", action="append", help="aggregate resolutions to time (seconds or auto)"
+    )
+    parser.add_argument("--cpu-signal", choices=("mean", "peak"), default="mean")
+    parser.add_argument("--plan", type=int, action="append", help="print the plan for N containers")
+    parser.add_argument("--all-only", action="store_true", help="skip the one-namespace runs")
     args = parser.parse_args(argv)
     prometheus, promtool = shutil.which("prometheus"), shutil.which("promtool")
     if not prometheus or not promtool:
@@ -114,23 +168,47 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     since = end - args.days * 86400
-    with prometheus_server(prometheus, tsdb) as url:
-        for step in args.step or [60.0]:
-            for label, namespaces in (
-                (f"{args.per_namespace} containers", ["bench-00"]),
-                (f"{args.namespaces * args.per_namespace} containers", None),
-            ):
-                with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "rs.db") as store:
-                    t0 = time.perf_counter()
-                    s = collect_prometheus(
-                        store, url, since=since, until=end, step=step, namespaces=namespaces
-                    )
-                    wall = time.perf_counter() - t0
-                print(
-                    f"{label:>16} x {args.days}d, step {s.step:g}s: {wall:6.1f}s wall, "
-                    f"{s.queries} queries ({s.batches} batches), {s.bytes / 1e6:,.0f} MB, "
-                    f"{s.samples:,} samples, {s.events} events"
-                )
+    runs: list[tuple[str, float | None, float | str | None]] = [
+        ("raw", step, None) for step in (args.step or [])
+    ]
+    runs += [("agg", None, r if r == "auto" else float(r)) for r in (args.resolution or [])]
+    if not runs and not args.plan:
+        runs = [("raw", 60.0, None)]
+    total = args.namespaces * args.per_namespace
+    measured: dict[float | str | None, tuple[int, float]] = {}
+    if runs:
+        with prometheus_server(prometheus, tsdb) as url:
+            for _, step, resolution in runs:
+                sizes: list[tuple[str, list[str] | None]] = [(f"{total} containers", None)]
+                if not args.all_only:
+                    sizes.insert(0, (f"{args.per_namespace} containers", ["bench-00"]))
+                for label, namespaces in sizes:
+                    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "rs.db") as store:
+                        t0 = time.perf_counter()
+                        s = collect_prometheus(
+                            store, url, since=since, until=end, step=step,
+                            resolution=resolution,  # type: ignore[arg-type]
+                            cpu_signal=args.cpu_signal if resolution else "mean",
+                            namespaces=namespaces,
+                        )  # fmt: skip
+                        wall = time.perf_counter() - t0
+                    print(_line(label, args.days, s, wall), flush=True)
+                    if namespaces is None:
+                        measured[resolution if resolution else None] = (s.samples, wall)
+    for n in args.plan or []:
+        for resolution in ("auto", None, 900.0, 3600.0):
+            p = plan(n, args.days, resolution)
+            # wall time: seconds per stored sample of the measured all-container run, if any
+            base = measured.get(resolution) or measured.get(p["step"] if p["aggregate"] else None)
+            guess = (
+                f", ~{base[1] / base[0] * p['samples']:,.0f}s by the measured rate" if base else ""
+            )
+            how = "raw" if not p["aggregate"] else "aggregate"
+            print(
+                f"plan {n:,} containers x {args.days}d, resolution={resolution!s:>6}: {how} "
+                f"{p['step']:g}s, {p['batches']:.0f} batches, <= {p['queries']:.0f} queries, "
+                f"{p['points']:,.0f} points, {p['samples']:,.0f} samples{guess}"
+            )
     return 0
 
 

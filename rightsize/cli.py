@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import click
 
@@ -98,6 +98,11 @@ def cluster_options(f: Any) -> Any:
         click.option("--step", type=DURATION, default=None, expose_value=False,
                      callback=_meta("step"),
                      help="Prometheus query step (default: from the window, >= 60s)."),
+        click.option("--resolution", default=None, metavar="DURATION|auto", expose_value=False,
+                     callback=_meta("resolution"),
+                     help="Prometheus aggregate mode: one sample per DURATION with the "
+                          "aggregation done in Prometheus (memory max_over_time, exact CPU "
+                          "and CFS counters); auto picks it from the cluster size."),
         click.option("--namespace", "namespaces", multiple=True, expose_value=False,
                      callback=_meta("namespaces"), help="Only these namespaces; repeatable."),
         click.option("--prometheus-selector", default="", expose_value=False,
@@ -149,11 +154,17 @@ def _cluster_auth(ctx: click.Context) -> dict[str, Any]:
 def _collect_prometheus(ctx: click.Context, store: Any, url: str, since: float,
                         until: float | None) -> Any:
     from rightsize.sources.prometheus import collect_prometheus
+    from rightsize.units import parse_duration
 
     meta = ctx.meta.get("cluster", {})
     auth = _cluster_auth(ctx)
     basic = auth.pop("_basic")
+    text = meta.get("resolution")
+    resolution: float | Literal["auto"] | None = None
+    if text is not None:
+        resolution = "auto" if text == "auto" else parse_duration(text, what="--resolution")
     return collect_prometheus(store, url, since=since, until=until, step=meta.get("step"),
+                              resolution=resolution,
                               basic_auth=basic, selector=meta.get("selector") or "", **auth)
 
 

@@ -40,11 +40,40 @@ flight), so at most two answers (~2 x ``max_points`` points) are in memory.
 Raw samples keep the analysis identical for every source and leave the
 history for the report charts; the price is transfer: 7 days at 60 s is
 ~10,000 points per series. ``step`` trades resolution for volume (5 min → 2,016).
-Pushing the statistics down (``quantile_over_time``/``max_over_time`` per
-container, as KRR does) would cut the transfer to a few numbers per container
-but gives up what the analysis needs from the raw series: pooled percentiles
-across replicas, gap and restart handling, throttling shares per interval,
-backtests and charts. It is not implemented; ``step`` is the lever for now.
+
+**Aggregate mode** (``resolution=<seconds>`` or ``"auto"``) pushes the
+aggregation into Prometheus but keeps the sample model, so the analysis, the
+strategies and the report run unchanged on its rows: one sample per container
+every ``resolution`` seconds, with
+
+- the CPU and CFS counters as they are at that time (``max by`` of the
+  counters): rates over a coarse interval are the exact averages of the fine
+  ones, throttling shares exact per interval;
+- ``max_over_time(container_memory_working_set_bytes[<resolution>])`` over
+  ``(t - resolution, t]``: every peak survives (maximum, daily peaks of VPA and
+  ``rightsize``, OOM risk), so memory sizing is what raw samples give;
+- with ``cpu_signal="peak"``, instead of the CPU counter, the interval's
+  largest per-scrape rate ``max_over_time(irate(cpu[3 x peak_step])[<resolution>:<peak_step>])``
+  stored as ``cpu_cores`` (the analysis uses a rate when no counter is set).
+
+What the coarse step costs: a sample holds one CPU number, and ``SampleRow``
+has no second CPU field (a counter *and* a peak), so the CPU signal is a
+choice. ``"mean"`` (default) flattens bursts: percentiles of 15-minute
+averages are below those of 1-minute rates (KRR's p95 and VPA's histogram
+read low for bursty workloads; the mean is exact). ``"peak"`` keeps the
+maximum exactly but every interval counts as its peak, so percentiles read
+high (safe for requests, pessimistic for savings). Memory is exact at the
+peaks and slightly high between them. Fewer samples also lower the
+``rightsize`` and VPA confidence (they count samples). Aggregated rows must
+not be mixed with raw rows of the same containers in one store (the analysis
+would see both as readings); see below for charts.
+
+:func:`choose_resolution` picks raw or aggregate from the number of
+containers and the window so the copy stays under ``points_budget`` samples
+(default 10 M: 100 containers x 7 days stay raw, 1,000 x 7 days → 120 s,
+10,000 x 7 days → 900 s). ``pods=["ns/pod"]`` and
+``workloads=["ns/owner/container"]`` restrict the copy, e.g. to re-fetch the
+raw series of a few flagged workloads into a second store for charts.
 
 Errors: a malformed URL or option is a :class:`UsageError`; an unreachable
 server, a refused credential, or a query Prometheus rejects (its ``error``
@@ -62,7 +91,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -76,6 +105,7 @@ __all__ = [
     "COUNTER_METRICS",
     "PrometheusClient",
     "PrometheusSummary",
+    "choose_resolution",
     "choose_step",
     "client_options",
     "collect_prometheus",
@@ -104,6 +134,18 @@ LAST_TERMINATED = "kube_pod_container_status_last_terminated_reason"
 
 #: The cAdvisor series read as raw samples, in one query per batch.
 COUNTER_METRICS: tuple[str, ...] = (CPU, MEMORY, PERIODS, THROTTLED, THROTTLED_SECONDS)
+#: Aggregate mode, ``cpu_signal="peak"``: the interval's peak rate (cores), as ``cpu_cores``.
+CPU_PEAK = "cpu_peak_cores"
+#: The columns a batch is placed into (one per signal; at most five are queried).
+SIGNALS: tuple[str, ...] = (*COUNTER_METRICS, CPU_PEAK)
+#: Label that names the signal of an aggregated (nameless) series in a batch answer.
+SIGNAL_LABEL = "rightsize_signal"
+#: Default budget of :func:`choose_resolution`: container x timestamp samples to store.
+DEFAULT_POINTS_BUDGET = 10_000_000
+#: The resolutions :func:`choose_resolution` picks from (then whole hours).
+RESOLUTIONS: tuple[float, ...] = (120.0, 180.0, 300.0, 600.0, 900.0, 1200.0, 1800.0, 3600.0)
+#: Values per timestamp a batch query returns for one container (its batch-size divisor).
+_SIGNALS_PER_QUERY = 5
 _CONTAINER_FILTER = 'container!="", container!="POD"'
 _BY = "namespace, pod, container"
 
@@ -314,6 +356,47 @@ def choose_step(window: float, *, minimum: float = MIN_STEP) -> float:
     return float(max(math.ceil(minimum), math.ceil(window / (MAX_POINTS_PER_SERIES - 1))))
 
 
+def choose_resolution(
+    containers: int,
+    window: float,
+    points_budget: int = DEFAULT_POINTS_BUDGET,
+    *,
+    step: float | None = None,
+) -> float | None:
+    """Raw (``None``) or the aggregate resolution that keeps the copy under ``points_budget``.
+
+    The budget counts what the store receives and the analysis loads: one sample
+    per container and timestamp (each batch query moves five values per sample).
+    Raw samples at ``step`` (default :func:`choose_step`) are kept when
+    ``containers x timestamps`` fits; otherwise the finest of :data:`RESOLUTIONS`
+    (2 min … 1 h, then whole hours) that fits. With the default budget
+    (10 M samples, ~1.6 GB once loaded): 100 containers x 7 days stay raw
+    (60 s), 1,000 x 7 days → 120 s, 10,000 x 7 days → 900 s (6.7 M samples),
+    10,000 x 30 days → 1 h.
+    """
+    if containers < 0 or not window > 0:
+        raise UsageError(f"invalid size: {containers} containers over {window} s")
+    if points_budget < 1:
+        raise UsageError(f"invalid points budget {points_budget}: must be at least 1")
+    raw = float(step) if step is not None else choose_step(window)
+
+    def samples(res: float) -> int:
+        return containers * (math.floor(window / res) + 2)  # the grid may add one point a side
+
+    if samples(raw) <= points_budget:
+        return None
+    for res in RESOLUTIONS:
+        if res > raw and samples(res) <= points_budget:
+            return res
+    per_container = max(1, points_budget // max(1, containers) - 2)
+    return float(max(3600, math.ceil(window / per_container / 3600) * 3600))
+
+
+def _open_window(seconds: float) -> str:
+    """A range of ``seconds`` minus 1 ms: ``(t - seconds, t]`` on Prometheus 2.x and 3.x alike."""
+    return f"{max(1, round(seconds * 1000) - 1)}ms"
+
+
 def _selector(*parts: str) -> str:
     return ", ".join(p for p in parts if p)
 
@@ -323,15 +406,22 @@ def _selector(*parts: str) -> str:
 
 @dataclass
 class PrometheusSummary:
-    """What one :func:`collect_prometheus` call read and wrote."""
+    """What one :func:`collect_prometheus` call read and wrote.
+
+    ``mode`` is ``"raw"`` or ``"aggregate"`` (then ``step`` is the resolution);
+    ``points`` counts the values the batch range queries returned.
+    """
 
     url: str
     start: float
     end: float
     step: float
+    mode: str = "raw"
+    cpu_signal: str = "mean"
     queries: int = 0
     batches: int = 0
     bytes: int = 0
+    points: int = 0
     containers: int = 0
     samples: int = 0
     events: int = 0
@@ -342,10 +432,11 @@ class PrometheusSummary:
 
     def describe(self) -> str:
         """A one-line account, for logs and the CLI."""
+        how = "step" if self.mode == "raw" else f"aggregated ({self.cpu_signal} CPU) at"
         line = (
             f"{self.containers} containers, {self.samples} samples, {self.events} events, "
-            f"{self.hosts} nodes from {self.url} (step {self.step:g}s, {self.queries} queries, "
-            f"{self.bytes / 1e6:.1f} MB, {self.seconds:.1f}s)"
+            f"{self.hosts} nodes from {self.url} ({how} {self.step:g}s, {self.queries} queries, "
+            f"{self.points} points, {self.bytes / 1e6:.1f} MB, {self.seconds:.1f}s)"
         )
         if self.missing:
             line += "; not found: " + ", ".join(self.missing)
@@ -552,6 +643,23 @@ def _ints(values: Any, scale: float) -> list[int | None]:
     return [None if m else v for v, m in zip(ints, missing.tolist(), strict=True)]
 
 
+def _floats(values: Any) -> list[float | None]:
+    """A float column (NaN or ±Inf = missing) as Python floats and None."""
+    import numpy as np
+
+    if np.isnan(values).all():  # raw mode and aggregate "mean": no peak column
+        return [None] * len(values)
+    return [
+        float(v) if ok else None
+        for v, ok in zip(values.tolist(), np.isfinite(values).tolist(), strict=True)
+    ]
+
+
+def _signal(metric: Mapping[str, str]) -> str:
+    """The column of a batch series: its ``rightsize_signal`` label, else its metric name."""
+    return metric.get(SIGNAL_LABEL) or metric.get("__name__", "")
+
+
 def _sample_rows(
     result: list[dict[str, Any]],
     wanted: set[Key],
@@ -560,18 +668,20 @@ def _sample_rows(
     step: float,
     npoints: int,
 ) -> Iterator[SampleRow]:
-    """Merge the per-metric series of a batch into one SampleRow per container and step.
+    """Merge the per-signal series of a batch into one SampleRow per container and step.
 
     Values are placed on the query's step grid (numpy, one array per
-    container); several series of one metric and container are merged with max.
+    container); several series of one signal and container are merged with max.
+    Raw and aggregated answers share the columns: counters, the working set
+    (raw or its interval maximum) and, for ``cpu_signal="peak"``, the peak rate.
     """
     import numpy as np
 
-    column = {name: i for i, name in enumerate(COUNTER_METRICS)}
+    column = {name: i for i, name in enumerate(SIGNALS)}
     table: dict[Key, Any] = {}
     for series in result:
         metric = series.get("metric") or {}
-        key, name = _key(metric), metric.get("__name__", "")
+        key, name = _key(metric), _signal(metric)
         values = series.get("values")
         if key not in wanted or name not in column or not values:
             continue
@@ -582,18 +692,23 @@ def _sample_rows(
         idx = np.rint((points[:, 0] - start) / step).astype(np.int64)
         ok = (idx >= 0) & (idx < npoints) & ~np.isnan(points[:, 1])
         if key not in table:
-            table[key] = np.full((npoints, len(COUNTER_METRICS)), np.nan)
+            table[key] = np.full((npoints, len(SIGNALS)), np.nan)
         col = table[key][:, column[name]]
         col[idx[ok]] = np.fmax(col[idx[ok]], points[ok, 1])
     times = start + step * np.arange(npoints)
     for key in sorted(table):
         grid = table[key]
-        keep = ~np.isnan(grid[:, column[CPU]]) | ~np.isnan(grid[:, column[MEMORY]])
+        keep = (
+            ~np.isnan(grid[:, column[CPU]])
+            | ~np.isnan(grid[:, column[MEMORY]])
+            | ~np.isnan(grid[:, column[CPU_PEAK]])
+        )
         if not keep.any():
             continue
         g = grid[keep]
         ts = times[keep].tolist()
         cpu = _ints(g[:, column[CPU]], 1e9)
+        peak = _floats(g[:, column[CPU_PEAK]])
         mem = _ints(g[:, column[MEMORY]], 1.0)
         periods = _ints(g[:, column[PERIODS]], 1.0)
         throttled = _ints(g[:, column[THROTTLED]], 1.0)
@@ -605,7 +720,7 @@ def _sample_rows(
                 container_id=cid,
                 ts=t,
                 cpu_total_ns=cpu[i],
-                cpu_cores=None,
+                cpu_cores=peak[i],
                 system_cpu_ns=None,
                 online_cpus=None,
                 periods=periods[i],
@@ -702,11 +817,17 @@ def _event(key: Key, node_of: Callable[[Key], str], ts: float, action: str) -> E
     )
 
 
-def _container_row(key: Key, meta: _Meta, node: str) -> ContainerRow:
+def _workload(key: Key, meta: _Meta) -> str:
+    """``namespace/<owner>/container``, as the container row's ``workload``."""
     from rightsize.analysis.workloads import owner_from_pod
 
     namespace, pod, container = key
     owner = meta.owner(namespace, pod)
+    return f"{namespace}/{owner if owner is not None else owner_from_pod(pod)}/{container}"
+
+
+def _container_row(key: Key, meta: _Meta, node: str) -> ContainerRow:
+    namespace, pod, container = key
     labels = {
         "io.kubernetes.pod.namespace": namespace,
         "io.kubernetes.pod.name": pod,
@@ -727,7 +848,7 @@ def _container_row(key: Key, meta: _Meta, node: str) -> ContainerRow:
         name=f"{pod}/{container}",
         image=meta.images.get(key, ""),
         labels=labels,
-        workload=f"{namespace}/{owner if owner is not None else owner_from_pod(pod)}/{container}",
+        workload=_workload(key, meta),
         cpu_request=declared.get("cpu_request"),
         cpu_limit=declared.get("cpu_limit"),
         memory_request=mem("memory_request"),
@@ -760,6 +881,54 @@ def _host_rows(meta: _Meta, nodes: Iterable[str]) -> list[HostRow]:
     return rows
 
 
+def _batch_query(sel: str, resolution: float | None, cpu_signal: str, peak_step: float) -> str:
+    """The range query of one batch: raw counters, or the aggregated signals.
+
+    Aggregated: the counters as they are (``max by`` merges duplicate scrapes),
+    ``max_over_time`` of the working set over each interval ``(t - resolution, t]``
+    and, for ``cpu_signal="peak"``, the largest per-scrape rate in the interval
+    (``irate`` every ``peak_step`` in a subquery) instead of the CPU counter.
+    Nameless aggregated series carry a ``rightsize_signal`` label, which also
+    keeps ``or`` from dropping them (it matches label sets ignoring ``__name__``).
+    """
+    if resolution is None:
+        names = "|".join(COUNTER_METRICS)
+        return f'max by (__name__, {_BY}) ({{__name__=~"{names}", {sel}}})'
+    counters = [PERIODS, THROTTLED, THROTTLED_SECONDS]
+    if cpu_signal == "mean":
+        counters.insert(0, CPU)
+    interval = _open_window(resolution)
+    parts = [
+        f'max by (__name__, {_BY}) ({{__name__=~"{"|".join(counters)}", {sel}}})',
+        f"label_replace(max by ({_BY}) (max_over_time({MEMORY}{{{sel}}}[{interval}])), "
+        f'"{SIGNAL_LABEL}", "{MEMORY}", "", "")',
+    ]
+    if cpu_signal == "peak":
+        rate = f"irate({CPU}{{{sel}}}[{_window(max(3 * peak_step, 180.0))}])"
+        parts.append(
+            f"label_replace(max by ({_BY}) (max_over_time({rate}[{interval}:{_window(peak_step)}]))"
+            f', "{SIGNAL_LABEL}", "{CPU_PEAK}", "", "")'
+        )
+    return " or ".join(parts)
+
+
+def _namespace_matcher(namespaces: Iterable[str]) -> str:
+    chosen = sorted(set(namespaces))
+    if len(chosen) == 1:
+        return f"namespace={_quote(chosen[0])}"
+    return f'namespace=~"{_regex_alternation(chosen)}"'
+
+
+def _split(values: Sequence[str], parts: int, what: str, example: str) -> list[tuple[str, ...]]:
+    out = []
+    for v in values:
+        fields = tuple(v.strip().split("/"))
+        if len(fields) != parts or not all(fields):
+            raise UsageError(f"invalid {what} {v!r}: expected {example}")
+        out.append(fields)
+    return out
+
+
 def collect_prometheus(
     store: Store,
     url: str,
@@ -767,12 +936,18 @@ def collect_prometheus(
     since: float,
     until: float | None = None,
     step: float | None = None,
+    resolution: float | Literal["auto"] | None = None,
+    points_budget: int = DEFAULT_POINTS_BUDGET,
+    cpu_signal: Literal["mean", "peak"] = "mean",
+    peak_step: float = MIN_STEP,
     token: str | None = None,
     basic_auth: tuple[str, str] | None = None,
     ca_file: str | None = None,
     insecure: bool = False,
     client_cert: tuple[str, str] | None = None,
     namespaces: Sequence[str] | None = None,
+    pods: Sequence[str] | None = None,
+    workloads: Sequence[str] | None = None,
     selector: str = "",
     max_points: int = DEFAULT_MAX_POINTS,
     timeout: float = DEFAULT_TIMEOUT,
@@ -781,9 +956,21 @@ def collect_prometheus(
 ) -> PrometheusSummary:
     """Copy the window ``[since, until]`` (Unix seconds; ``until`` defaults to now) into ``store``.
 
-    ``step``: seconds between samples (default :func:`choose_step`).
-    ``namespaces``: only these namespaces. ``selector``: extra label matchers
-    for the cAdvisor series, e.g. ``job="kubelet", metrics_path="/metrics/cadvisor"``.
+    ``step``: seconds between raw samples (default :func:`choose_step`).
+    ``resolution``: aggregate mode, the aggregation done by Prometheus: one
+    sample per container every ``resolution`` seconds holding the counters at
+    that time (exact interval averages) and the working set's maximum over the
+    interval; ``"auto"``: :func:`choose_resolution` decides from the number of
+    containers found and ``points_budget`` (raw at ``step`` when it fits).
+    ``cpu_signal`` (aggregate mode): ``"mean"`` stores the CPU counter (the
+    interval's average rate), ``"peak"`` the interval's largest rate over
+    ``peak_step`` (as ``cpu_cores``, no counter).
+    ``namespaces``: only these namespaces. ``pods``: only these
+    ``namespace/pod``. ``workloads``: only the containers of these
+    ``namespace/owner/container`` workloads (as the analysis names them), e.g.
+    to re-fetch raw series of flagged workloads for charts.
+    ``selector``: extra label matchers for the cAdvisor series, e.g.
+    ``job="kubelet", metrics_path="/metrics/cadvisor"``.
     ``max_points``: cap on series x steps per range query (batch size).
     Each batch is committed on its own, so an interrupted copy keeps what it read.
     """
@@ -795,25 +982,43 @@ def collect_prometheus(
         raise UsageError(f"invalid Prometheus step {step}: must be greater than zero")
     if max_points < 1:
         raise UsageError(f"invalid max_points {max_points}: must be at least 1")
+    if cpu_signal not in ("mean", "peak"):
+        raise UsageError(f"invalid cpu_signal {cpu_signal!r}: expected 'mean' or 'peak'")
+    if not peak_step > 0:
+        raise UsageError(f"invalid peak_step {peak_step}: must be greater than zero")
+    if points_budget < 1:
+        raise UsageError(f"invalid points budget {points_budget}: must be at least 1")
+    auto = resolution == "auto"
+    if isinstance(resolution, str) and not auto:
+        raise UsageError(f"invalid resolution {resolution!r}: seconds or 'auto'")
+    if not auto and resolution is not None:
+        if not float(resolution) > 0:
+            raise UsageError(f"invalid resolution {resolution}: must be greater than zero")
+        if step is not None:
+            raise UsageError("give a raw step or an aggregate resolution, not both")
     window = end - since
-    step = float(step) if step is not None else choose_step(window)
-    start, npoints = _grid(since, end, step)
-    if npoints > MAX_POINTS_PER_SERIES:
-        raise UsageError(
-            f"step {step:g}s gives {npoints} points per series over the window; Prometheus "
-            f"allows {MAX_POINTS_PER_SERIES}: use a step of at least "
-            f"{choose_step(window, minimum=1):g}s"
-        )
-    ns = ""
-    if namespaces:
-        chosen = list(dict.fromkeys(namespaces))
-        ns = (
-            f"namespace={_quote(chosen[0])}"
-            if len(chosen) == 1
-            else f'namespace=~"{_regex_alternation(chosen)}"'
-        )
+    fixed = None if auto or resolution is None else float(resolution)
+    _check_points(since, end, fixed if fixed is not None else step)
+
+    ns_filter: set[str] | None = set(namespaces) if namespaces else None
+    pod_set: set[tuple[str, str]] | None = None
+    if pods is not None:
+        pod_set = {(a, b) for a, b in _split(pods, 2, "pod", "namespace/pod")}
+        in_pods = {n for n, _ in pod_set}
+        ns_filter = in_pods if ns_filter is None else ns_filter & in_pods
+    wanted_workloads: set[str] | None = None
+    if workloads is not None:
+        parsed = _split(workloads, 3, "workload", "namespace/owner/container")
+        wanted_workloads = {"/".join(w) for w in parsed}
+        mine = {w[0] for w in parsed}
+        ns_filter = mine if ns_filter is None else ns_filter & mine
+    if ns_filter is not None and not ns_filter:
+        raise UsageError("the namespace, pod and workload filters select nothing together")
+    ns = _namespace_matcher(ns_filter) if ns_filter is not None else ""
     cadvisor = _selector(ns, _CONTAINER_FILTER, selector.strip().strip(","))
-    lookback = _window(end - start + step)
+    discover = cadvisor
+    if pod_set is not None:
+        discover = _selector(cadvisor, _pod_matchers([(n, p, "") for n, p in sorted(pod_set)]))
 
     client = http_client(
         url,
@@ -827,41 +1032,65 @@ def collect_prometheus(
         transport=transport,
     )
     api = PrometheusClient(client)
-    summary = PrometheusSummary(url=api.url, start=start, end=end, step=step)
+    summary = PrometheusSummary(url=api.url, start=since, end=end, step=step or 0.0)
     try:
         # 1. which containers have usage series in the window (index lookup only)
-        found = api.series(f"{MEMORY}{{{cadvisor}}}", start, end)
-        found += api.series(f"{CPU}{{{cadvisor}}}", start, end)
+        found = api.series(f"{MEMORY}{{{discover}}}", since, end)
+        found += api.series(f"{CPU}{{{discover}}}", since, end)
         keys = sorted({k for k in map(_key, found) if all(k) and k[2] != "POD"})
+        if pod_set is not None:
+            keys = [k for k in keys if (k[0], k[1]) in pod_set]
         if not keys:
-            scope = f" in namespaces {', '.join(namespaces)}" if namespaces else ""
+            scope = f" in namespaces {', '.join(sorted(ns_filter))}" if ns_filter else ""
             raise RuntimeFailure(
                 f"Prometheus at {api.url} has no cAdvisor container series ({MEMORY}, {CPU})"
-                f"{scope} between {_utc(start)} and {_utc(end)} UTC: does it scrape the "
+                f"{scope} between {_utc(since)} and {_utc(end)} UTC: does it scrape the "
                 "kubelet's /metrics/cadvisor?"
             )
-        known = set(keys)
-        # 2. kube-state-metrics: owners, declared values, nodes, OOM kills
+        # 2. raw or aggregated, and the grid
+        if auto:
+            fixed = choose_resolution(len(keys), window, points_budget, step=step)
+        res = fixed
+        grid_step = res if res is not None else (float(step) if step else choose_step(window))
+        if res is None:
+            start, npoints = _grid(since, end, grid_step)
+        else:
+            # anchored at the end: the intervals (t - res, t] tile the window up to ``end``
+            # (a grid of multiples of res would leave up to res - 1 s at the end unread)
+            k = math.floor(window / res + 1e-9)
+            start, npoints = end - k * res, k + 1
+        lookback = _window(end - start + grid_step)
+        summary.start, summary.step = start, grid_step
+        summary.mode = "raw" if res is None else "aggregate"
+        summary.cpu_signal = cpu_signal if res is not None else "mean"
+        # 3. kube-state-metrics: owners, declared values, nodes, OOM kills
         meta = _read_meta(api, ns, cadvisor, lookback, end, summary)
+        if wanted_workloads is not None:
+            keys = [k for k in keys if _workload(k, meta) in wanted_workloads]
+            if not keys:
+                raise RuntimeFailure(
+                    f"Prometheus at {api.url} has no containers of the workloads "
+                    f"{', '.join(sorted(wanted_workloads))} between {_utc(since)} and "
+                    f"{_utc(end)} UTC"
+                )
+        known = set(keys)
 
         def node_of(key: Key) -> str:
             p = meta.pods.get((key[0], key[1]))
             return p.node if p is not None and p.node else "unknown-node"
 
         summary.oom_killed = len(meta.oom_reason & known)
-        # 3. the counters, in batches of whole pods; a container is written with its samples
-        per_batch = max(1, max_points // (npoints * len(COUNTER_METRICS)))
-        names = "|".join(COUNTER_METRICS)
+        # 4. the usage series, in batches of whole pods; a container is written with its samples
+        per_batch = max(1, max_points // (npoints * _SIGNALS_PER_QUERY))
         nodes: set[str] = set()
         with_data: set[Key] = set()
         batches = list(_batches(keys, per_batch))
 
         def fetch(batch: list[Key]) -> list[dict[str, Any]]:
-            query = (
-                f"max by (__name__, {_BY}) "
-                f'({{__name__=~"{names}", {_selector(cadvisor, _pod_matchers(batch))}}})'
+            query = _batch_query(
+                _selector(cadvisor, _pod_matchers(batch)), res, cpu_signal, peak_step
             )
-            return api.range(query, start, end, step)
+            return api.range(query, start, end, grid_step)
 
         # the next batch is fetched while this one is written (one request in flight)
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rightsize-prometheus")
@@ -872,6 +1101,7 @@ def collect_prometheus(
                 if i + 1 < len(batches):
                     pending = pool.submit(fetch, batches[i + 1])
                 wanted = set(batch)
+                summary.points += sum(len(s.get("values") or ()) for s in result)
                 present = sorted(
                     {_key(s.get("metric") or {}) for s in result if s.get("values")} & wanted
                 )
@@ -881,7 +1111,7 @@ def collect_prometheus(
                 summary.samples += store.write(
                     containers=[_container_row(k, meta, node_of(k)) for k in present],
                     hosts=_host_rows(meta, new_nodes),
-                    samples=_sample_rows(result, wanted, node_of, start, step, npoints),
+                    samples=_sample_rows(result, wanted, node_of, start, grid_step, npoints),
                 )
                 summary.batches += 1
                 summary.containers, summary.hosts = len(with_data), len(nodes)
@@ -902,8 +1132,8 @@ def collect_prometheus(
                 f"Prometheus at {api.url} returned no samples for the {len(keys)} containers "
                 f"it lists between {_utc(start)} and {_utc(end)} UTC"
             )
-        # 4. OOM kills with their times
-        events = _oom_events(api, meta, with_data, cadvisor, start, end, step, node_of)
+        # 5. OOM kills with their times
+        events = _oom_events(api, meta, with_data, cadvisor, start, end, grid_step, node_of)
         store.write(events=events)
         summary.events = len(events)
     finally:
@@ -911,3 +1141,16 @@ def collect_prometheus(
         summary.seconds = time.monotonic() - t0
         api.close()
     return summary
+
+
+def _check_points(since: float, end: float, step: float | None) -> None:
+    """A UsageError when ``step`` gives more points per series than Prometheus allows."""
+    if step is None:
+        return
+    _, npoints = _grid(since, end, step)
+    if npoints > MAX_POINTS_PER_SERIES:
+        raise UsageError(
+            f"step {step:g}s gives {npoints} points per series over the window; Prometheus "
+            f"allows {MAX_POINTS_PER_SERIES}: use a step of at least "
+            f"{choose_step(end - since, minimum=1):g}s"
+        )

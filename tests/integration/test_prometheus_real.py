@@ -653,18 +653,32 @@ def test_the_cli_reads_prometheus_into_the_store_and_directly(
     db = tmp_path / "cli.db"
     base = [sys.executable, "-m", "rightsize", "--db", str(db)]
     window = ["--since", str(end - 24 * 3600), "--until", str(end)]
-    proc = subprocess.run([*base, "collect", "--source", "prometheus", "--prometheus-url", url,
-                           *window], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [*base, "collect", "--source", "prometheus", "--prometheus-url", url, *window],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
-    out = subprocess.run([*base, "analyze", "--format", "json"], capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [*base, "analyze", "--format", "json"], capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     names = {w["workload"] for w in json.loads(out.stdout)["workloads"]}
     assert names == {c.workload for c in containers}
     direct = subprocess.run(
-        [*base[:4], str(tmp_path / "unused.db"), "check", "--prometheus-url", url, *window,
-         "--exit-zero"],
-        capture_output=True, text=True, timeout=300,
+        [
+            *base[:4],
+            str(tmp_path / "unused.db"),
+            "check",
+            "--prometheus-url",
+            url,
+            *window,
+            "--exit-zero",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert direct.returncode == 0, direct.stderr
     assert "shop/worker/app" in direct.stdout  # the OOM-killed workload fails the gate
@@ -680,12 +694,159 @@ def test_run_reports_from_prometheus(
     url, containers, _end = cluster
     out = tmp_path / "reports"
     proc = subprocess.run(
-        [sys.executable, "-m", "rightsize", "--db", str(tmp_path / "run.db"), "run",
-         "--source", "prometheus", "--prometheus-url", url, "--duration", "25h",
-         "--out", str(out), "--charts", "none"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "rightsize",
+            "--db",
+            str(tmp_path / "run.db"),
+            "run",
+            "--source",
+            "prometheus",
+            "--prometheus-url",
+            url,
+            "--duration",
+            "25h",
+            "--out",
+            str(out),
+            "--charts",
+            "none",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert Path(proc.stdout.strip()).exists()
     doc = json.loads((out / "report.json").read_text())
     assert {w["workload"] for w in doc["workloads"]} == {c.workload for c in containers}
+
+
+# ----------------------------------------------------------------------------- aggregate mode
+
+
+def _by_container(samples: object) -> dict[str, object]:
+    import pandas as pd
+
+    assert isinstance(samples, pd.DataFrame)
+    return {str(cid): g.sort_values("ts") for cid, g in samples.groupby("container_id")}
+
+
+def test_aggregate_mode_keeps_peaks_and_averages_with_fewer_points(
+    cluster: tuple[str, list[Container], int], tmp_path: Path
+) -> None:
+    """900 s aggregated in Prometheus vs the raw 60 s copy: same peaks, same CPU averages."""
+    import pandas as pd
+
+    from rightsize.analysis.result import analyze
+
+    url, containers, end = cluster
+    since = end - 24 * 3600
+    with Store(tmp_path / "raw.db") as store:
+        raw = collect_prometheus(store, url, since=since, until=end)
+    with Store(tmp_path / "agg.db") as store:
+        agg = collect_prometheus(store, url, since=since, until=end, resolution=900)
+    assert (agg.mode, agg.step, raw.mode, raw.step) == ("aggregate", 900, "raw", 60)
+    assert agg.containers == raw.containers == len(containers)
+    assert agg.samples * 12 < raw.samples and agg.points * 12 < raw.points
+    assert agg.queries <= raw.queries <= 16 and agg.batches == raw.batches == 1
+
+    raw_data, agg_data = load(tmp_path / "raw.db"), load(tmp_path / "agg.db")
+    raw_s, agg_s = _by_container(raw_data.samples), _by_container(agg_data.samples)
+    for cid, a in agg_s.items():
+        assert isinstance(a, pd.DataFrame)
+        r = raw_s[cid]
+        assert isinstance(r, pd.DataFrame)
+        # memory: each aggregated sample is the maximum of the raw ones in (t - 900 s, t]
+        for t, m in zip(a["ts"], a["mem_working_set"], strict=True):
+            inside = r[(r["ts"] > t - 900) & (r["ts"] <= t)]["mem_working_set"]
+            assert m == inside.max(), (cid, t)
+        # CPU and CFS counters: the raw counter values at the coarse timestamps (none where
+        # the container had ended before t but still has a memory peak in the interval)
+        at = r.set_index("ts").reindex(a["ts"])
+        for col in ("cpu_total_ns", "periods", "throttled_periods"):
+            assert a[col].tolist() == pytest.approx(at[col].tolist(), nan_ok=True), (cid, col)
+
+    expected = expected_stats(containers)
+    by_raw = {x.name: x for x in analyze(raw_data).results}
+    by_agg = {x.name: x for x in analyze(agg_data).results}
+    assert set(by_agg) == set(expected)
+    for name, exp in expected.items():
+        assert by_agg[name].memory.max == exp["mem_max"], name  # the peak survives
+        assert by_agg[name].declared == by_raw[name].declared, name
+        assert by_agg[name].oom.kills == by_raw[name].oom.kills, name
+    # CPU means agree (the same counters; the coarse grid drops at most 15 min at the start)
+    for name in ("shop/web/app", "shop/web/proxy", "shop/db/postgres", "shop/worker/app"):
+        assert by_agg[name].cpu.mean == pytest.approx(by_raw[name].cpu.mean, rel=0.01), name
+        # ... but 15-minute averages flatten the bursts: the cost of the mean signal
+        assert by_agg[name].cpu.p95 < by_raw[name].cpu.p95, name
+    web = by_agg["shop/web/app"]
+    assert web.throttling.periods > 0 and web.throttling.throttled_periods > 0
+
+
+def test_aggregate_cpu_peaks_keep_the_largest_rate(
+    cluster: tuple[str, list[Container], int], tmp_path: Path
+) -> None:
+    from rightsize.analysis.result import analyze
+
+    url, containers, end = cluster
+    since = end - 24 * 3600
+    with Store(tmp_path / "peak.db") as store:
+        s = collect_prometheus(
+            store, url, since=since, until=end, resolution=900, cpu_signal="peak"
+        )
+    assert s.cpu_signal == "peak" and s.queries <= 16
+    by_name = {x.name: x for x in analyze(load(tmp_path / "peak.db")).results}
+    for name, exp in expected_stats(containers).items():
+        # irate every 60 s over each interval: the raw per-scrape maximum
+        assert by_name[name].cpu.max == pytest.approx(exp["cpu_max"], rel=1e-6), name
+        assert by_name[name].cpu.p95 >= exp["cpu_p95"], name  # peaks err on the safe side
+
+
+def test_resolution_auto_and_raw_series_of_flagged_workloads(
+    cluster: tuple[str, list[Container], int], tmp_path: Path
+) -> None:
+    url, containers, end = cluster
+    since = end - 24 * 3600
+    with Store(tmp_path / "auto.db") as store:
+        auto = collect_prometheus(
+            store, url, since=since, until=end, resolution="auto", points_budget=5_000
+        )
+    # 9 containers x 1,442 raw points > 5,000; at 180 s: 9 x 482 = 4,338
+    assert (auto.mode, auto.step) == ("aggregate", 180)
+    # raw 60 s series of two flagged workloads, into a store of their own (for charts)
+    flagged = ["shop/web/app", "shop/worker/app"]
+    with Store(tmp_path / "charts.db") as store:
+        charts = collect_prometheus(store, url, since=since, until=end, workloads=flagged)
+    assert charts.mode == "raw" and charts.step == 60 and charts.queries <= 16
+    data = load(tmp_path / "charts.db")
+    assert set(data.containers["workload"]) == set(flagged)
+    mine = [c for c in containers if c.workload in flagged]
+    assert charts.samples == sum(len(c.times) for c in mine)
+    # pods work the same way
+    with Store(tmp_path / "pod.db") as store:
+        pod = collect_prometheus(store, url, since=since, until=end, pods=["shop/db-0"])
+    assert pod.containers == 1 and pod.events == 2  # its two cAdvisor OOM events
+
+
+def test_the_cli_aggregate_mode(cluster: tuple[str, list[Container], int], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    url, _containers, end = cluster
+    db = tmp_path / "agg.db"
+    proc = subprocess.run(
+        [sys.executable, "-m", "rightsize", "--db", str(db), "collect", "--source", "prometheus",
+         "--prometheus-url", url, "--since", str(end - 24 * 3600), "--until", str(end),
+         "--resolution", "15m"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    samples = load(db).samples
+    assert samples.groupby("container_id").size().max() <= 24 * 4 + 1  # one per 15 minutes
+    bad = subprocess.run(
+        [sys.executable, "-m", "rightsize", "--db", str(db), "collect", "--source", "prometheus",
+         "--prometheus-url", url, "--resolution", "soon"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert bad.returncode == 2 and "soon" in bad.stderr

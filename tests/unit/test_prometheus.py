@@ -322,3 +322,172 @@ def test_usage_errors(tmp_path: Path, url: str, kw: dict[str, Any]) -> None:
         collect_prometheus(
             store, url, since=START, transport=httpx.MockTransport(FakePrometheus()), **kw
         )
+
+
+# --------------------------------------------------------------------------- aggregate mode
+
+
+AGG = 900.0
+AGG_TIMES = [START + AGG * i for i in range(5)]
+
+
+class AggregatingFake(FakePrometheus):
+    """Answers aggregated batch queries like Prometheus: one point per ``step``.
+
+    Counters keep their ``__name__``; ``max_over_time`` of the working set and the
+    CPU peak come back nameless with the ``rightsize_signal`` label.
+    """
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        form = dict(httpx.QueryParams(request.content.decode()))
+        if request.url.path == "/api/v1/query_range" and "rightsize_signal" in form["query"]:
+            self.requests.append((request.url.path, form))
+            return httpx.Response(200, json=self.aggregated(form["query"]))
+        return super().__call__(request)
+
+    def aggregated(self, query: str) -> dict[str, Any]:
+        pods = re.search(r'pod=~"((?:[^"\\]|\\.)*)"', query)
+        assert pods is not None
+        pattern = re.compile(pods[1].replace("\\\\", "\\"))
+        result = []
+        for (ns, pod), (*_, containers) in PODS.items():
+            if not pattern.fullmatch(pod):
+                continue
+            for c in containers:
+                key = {"namespace": ns, "pod": pod, "container": c}
+                if '__name__=~"container_cpu_usage_seconds_total' in query:
+                    cpu = [0.2 * (t - START) for t in AGG_TIMES]  # 0.2 cores on average
+                    result.append(self.at("container_cpu_usage_seconds_total", key, cpu))
+                mem = {**key, "rightsize_signal": "container_memory_working_set_bytes"}
+                result.append(self.at("", mem, [200e6 + i for i in range(5)]))
+                if "irate(" in query:
+                    peak = {**key, "rightsize_signal": "cpu_peak_cores"}
+                    result.append(self.at("", peak, [0.5 + 0.1 * i for i in range(5)]))
+        return {"status": "success", "data": {"resultType": "matrix", "result": result}}
+
+    @staticmethod
+    def at(name: str, labels: Labels, values: Sequence[float]) -> dict[str, Any]:
+        metric = {"__name__": name, **labels} if name else dict(labels)
+        points = [[t, repr(float(v))] for t, v in zip(AGG_TIMES, values, strict=True)]
+        return {"metric": metric, "values": points}
+
+
+def batch_forms(fake: FakePrometheus) -> list[dict[str, str]]:
+    ranges = [f for p, f in fake.requests if p == "/api/v1/query_range"]
+    return [f for f in ranges if "rightsize_signal" in f["query"]]
+
+
+def test_aggregate_mode_pushes_max_over_time_down(tmp_path: Path) -> None:
+    fake = AggregatingFake()
+    summary = collect(tmp_path, fake, resolution=AGG, selector='job="kubelet"')
+    assert (summary.mode, summary.step, summary.cpu_signal) == ("aggregate", AGG, "mean")
+    forms = batch_forms(fake)
+    assert len(forms) == 1 and forms[0]["step"] == "900"
+    q = forms[0]["query"]
+    # the counters as they are, at the step (exact interval averages) ...
+    assert q.startswith(
+        'max by (__name__, namespace, pod, container) ({__name__=~"container_cpu_usage_seconds_'
+        "total|container_cpu_cfs_periods_total|container_cpu_cfs_throttled_periods_total|"
+        'container_cpu_cfs_throttled_seconds_total", container!="", container!="POD", '
+        'job="kubelet", namespace=~"batch|shop", pod=~"'
+    )
+    # ... and the working set's maximum over each interval (t - 900 s, t]
+    assert (
+        " or label_replace(max by (namespace, pod, container) (max_over_time("
+        "container_memory_working_set_bytes{" in q
+    )
+    assert '[899999ms])), "rightsize_signal", "container_memory_working_set_bytes", "", "")' in q
+    assert 'job="kubelet"' in q and 'container!="POD"' in q and "irate" not in q
+    data = load(tmp_path / "rs.db")
+    s = data.samples[data.samples["container_id"] == "shop/web-7d4b9c8f6d-x2x9z/app"]
+    assert s["ts"].tolist() == AGG_TIMES
+    assert s["mem_working_set"].tolist() == [200e6 + i for i in range(5)]
+    assert s["cpu_total_ns"].iloc[1] == 0.2 * AGG * 1e9 and s["cpu_cores"].isna().all()
+    from rightsize.analysis.result import analyze
+
+    web = {r.name: r for r in analyze(data).results}["shop/web/app"]
+    assert web.cpu.mean == pytest.approx(0.2) and web.memory.max == 200e6 + 4
+    assert summary.points == 5 * 2 * 5  # 5 containers x (cpu, memory) x 5 steps
+
+
+def test_aggregate_mode_cpu_peaks(tmp_path: Path) -> None:
+    fake = AggregatingFake()
+    summary = collect(tmp_path, fake, resolution=AGG, cpu_signal="peak", peak_step=30)
+    assert summary.cpu_signal == "peak"
+    q = batch_forms(fake)[0]["query"]
+    assert "container_cpu_usage_seconds_total|" not in q  # the counter gives way to the peak
+    assert (
+        "label_replace(max by (namespace, pod, container) (max_over_time(irate("
+        "container_cpu_usage_seconds_total{" in q
+    )
+    assert '[180s])[899999ms:30s])), "rightsize_signal", "cpu_peak_cores", "", "")' in q
+    data = load(tmp_path / "rs.db")
+    s = data.samples[data.samples["container_id"] == "shop/db-0/postgres"]
+    assert s["cpu_total_ns"].isna().all()
+    assert s["cpu_cores"].tolist() == pytest.approx([0.5 + 0.1 * i for i in range(5)])
+
+
+def test_choose_resolution() -> None:
+    from rightsize.sources.prometheus import choose_resolution
+
+    week, month = 7 * 86400.0, 30 * 86400.0
+    assert choose_resolution(100, week) is None  # 1 M raw samples fit
+    assert choose_resolution(1_000, week) == 120  # 10 M raw would not; 5 M at 2 min
+    assert choose_resolution(10_000, week) == 900  # 6.7 M samples
+    assert choose_resolution(10_000, month) == 3600
+    assert choose_resolution(100_000, month) == 8 * 3600
+    assert choose_resolution(10_000, week, 200_000_000) is None
+    assert choose_resolution(10, 3600, 10, step=60) == 3600
+    for n, w in ((1_000, week), (10_000, week), (10_000, month), (100_000, month)):
+        res = choose_resolution(n, w)
+        assert res is not None and n * (w // res + 2) <= 10_000_000
+
+
+def test_resolution_auto(tmp_path: Path) -> None:
+    fake = AggregatingFake()
+    # 5 containers x 62 raw points = 310 > 30: aggregated; 5 x (3600 / 900 + 2) = 30
+    summary = collect(tmp_path, fake, resolution="auto", points_budget=30)
+    assert summary.mode == "aggregate" and summary.step == 900
+    raw = collect(tmp_path / "raw", FakePrometheus(), resolution="auto")
+    assert raw.mode == "raw" and raw.step == 60
+
+
+def test_raw_series_for_chosen_workloads_and_pods(tmp_path: Path) -> None:
+    fake = FakePrometheus()
+    summary = collect(tmp_path, fake, workloads=["shop/web/app", "batch/nightly-report/job"])
+    assert summary.mode == "raw" and summary.containers == 2
+    data = load(tmp_path / "rs.db")
+    assert set(data.containers["workload"]) == {"shop/web/app", "batch/nightly-report/job"}
+    assert len(data.samples) == 2 * len(TIMES)
+    series = [f["match[]"] for p, f in fake.requests if p == "/api/v1/series"]
+    assert all('namespace=~"batch|shop"' in m for m in series)
+    batch = [q for q in fake.queries("/api/v1/query_range") if "cpu_usage" in q]
+    assert len(batch) == 1 and "db-0" not in batch[0]
+
+    fake = FakePrometheus()
+    summary = collect(tmp_path / "pods", fake, pods=["shop/db-0"])
+    assert summary.containers == 1
+    series = [f["match[]"] for p, f in fake.requests if p == "/api/v1/series"]
+    assert all('namespace="shop", pod=~"db-0"' in m for m in series)
+
+    with pytest.raises(RuntimeFailure, match="no containers of the workloads"):
+        collect(tmp_path / "none", FakePrometheus(), workloads=["shop/nothing/app"])
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"resolution": 0},
+        {"resolution": "fast"},
+        {"resolution": 900, "step": 60},
+        {"resolution": 0.1},  # 36,001 points per series
+        {"resolution": 900, "cpu_signal": "p95"},
+        {"resolution": "auto", "points_budget": 0},
+        {"pods": ["db-0"]},
+        {"workloads": ["shop/web"]},
+        {"namespaces": ["batch"], "pods": ["shop/db-0"]},
+    ],
+)
+def test_aggregate_usage_errors(tmp_path: Path, kw: dict[str, Any]) -> None:
+    with pytest.raises(UsageError):
+        collect(tmp_path, FakePrometheus(), **kw)
