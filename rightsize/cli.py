@@ -152,19 +152,20 @@ def _cluster_auth(ctx: click.Context) -> dict[str, Any]:
 
 
 def _collect_prometheus(ctx: click.Context, store: Any, url: str, since: float,
-                        until: float | None) -> Any:
+                        until: float | None, *, raw_workloads: list[str] | None = None) -> Any:
+    """Read Prometheus into ``store``; ``raw_workloads``: only these, at the raw step."""
     from rightsize.sources.prometheus import collect_prometheus
     from rightsize.units import parse_duration
 
     meta = ctx.meta.get("cluster", {})
     auth = _cluster_auth(ctx)
     basic = auth.pop("_basic")
-    text = meta.get("resolution")
+    text = None if raw_workloads is not None else meta.get("resolution")
     resolution: float | Literal["auto"] | None = None
     if text is not None:
         resolution = "auto" if text == "auto" else parse_duration(text, what="--resolution")
     return collect_prometheus(store, url, since=since, until=until, step=meta.get("step"),
-                              resolution=resolution,
+                              resolution=resolution, workloads=raw_workloads,
                               basic_auth=basic, selector=meta.get("selector") or "", **auth)
 
 
@@ -496,8 +497,32 @@ def report(ctx: click.Context, since: float | None, until: float | None, workloa
     from rightsize.render.html import write_report
 
     result = _analysis(ctx, strategy, since, until, workload, manifests)
-    paths = write_report(result, out_dir, charts_mode=charts)  # type: ignore[arg-type]
+    paths = write_report(result, out_dir, charts_mode=charts,  # type: ignore[arg-type]
+                         chart_histories=_raw_chart_histories(ctx, result, strategy))
     click.echo(str(paths.html))
+
+
+def _raw_chart_histories(ctx: click.Context, result: Any, strategy: str | None) -> Any:
+    """Aggregated Prometheus data: re-read the flagged workloads raw, for their charts."""
+    meta = ctx.meta.get("cluster", {})
+    if not meta.get("prometheus_url") or not meta.get("resolution") or result.window is None:
+        return None
+    flagged = [w.name for w in result if w.worst_severity in ("warning", "critical")]
+    if not flagged:
+        return None
+    import tempfile
+
+    from rightsize.analysis.result import analyze as run_analysis
+    from rightsize.store import Store, load
+
+    with tempfile.TemporaryDirectory(prefix="rightsize-") as tmp:
+        db = Path(tmp) / "raw.db"
+        with Store(db) as store:
+            _collect_prometheus(ctx, store, meta["prometheus_url"], result.window[0],
+                                result.window[1], raw_workloads=flagged)
+        raw = run_analysis(load(db), strategy=result.strategy)
+    log.info("re-read %d flagged workloads at full resolution for their charts", len(flagged))
+    return raw.histories
 
 
 @cli.command()

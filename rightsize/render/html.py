@@ -40,7 +40,10 @@ from rightsize.render.tabular import to_json
 from rightsize.units import format_cpu, format_memory
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from rightsize.analysis.result import AnalysisResult
+    from rightsize.analysis.strategies.base import History
 
 __all__ = ["INDEX_FILE", "ReportPaths", "render_report", "write_report"]
 
@@ -224,6 +227,7 @@ def write_report(
     now: datetime | None = None,
     charts_mode: ChartMode = "auto",
     max_charts: int | None = None,
+    chart_histories: Mapping[str, History] | None = None,
 ) -> ReportPaths:
     """Write the report, ``report.json``, ``latest.html`` and the history into ``out_dir``.
 
@@ -234,7 +238,8 @@ def write_report(
     when = (now or datetime.now(UTC)).astimezone(UTC)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    kwargs: dict[str, Any] = {"now": when, "charts_mode": charts_mode}
+    kwargs: dict[str, Any] = {"now": when, "charts_mode": charts_mode,
+                              "chart_histories": chart_histories}
     if max_charts is not None:
         kwargs["max_charts"] = max_charts
     model = build_model(result, **kwargs)

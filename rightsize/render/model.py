@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
@@ -509,8 +509,13 @@ def build_model(
     now: datetime | None = None,
     charts_mode: ChartMode = "auto",
     max_charts: int = MAX_CHARTS,
+    chart_histories: Mapping[str, History] | None = None,
 ) -> ReportModel:
     """Everything the report shows, computed once.
+
+    ``chart_histories`` (optional) replaces the analysed series in the charts
+    of the workloads it names, e.g. raw series re-read for flagged workloads
+    when the analysis ran on aggregated Prometheus data.
 
     ``charts_mode``: ``auto`` = full charts for workloads with findings above
     info, the ``max_charts`` most severe first; ``all`` = every workload;
@@ -532,7 +537,7 @@ def build_model(
         wanted = sorted((v for v in views if v.rank >= 2), key=_impact, reverse=True)
     omitted = max(0, len(wanted) - max_charts) if charts_mode == "auto" else 0
     for v in wanted[: max_charts if charts_mode == "auto" else None]:
-        hist = result.histories.get(v.name)
+        hist = (chart_histories or {}).get(v.name) or result.histories.get(v.name)
         if hist is not None and hist.ts.size:
             _add_charts(v, by_name[v.name], hist)
 

@@ -850,3 +850,23 @@ def test_the_cli_aggregate_mode(cluster: tuple[str, list[Container], int], tmp_p
         capture_output=True, text=True, timeout=60,
     )
     assert bad.returncode == 2 and "soon" in bad.stderr
+
+
+def test_report_on_aggregated_data_charts_flagged_workloads_from_raw_series(
+    cluster: tuple[str, list[Container], int], tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    url, _containers, end = cluster
+    out = tmp_path / "reports"
+    proc = subprocess.run(
+        [sys.executable, "-m", "rightsize", "--db", str(tmp_path / "unused.db"), "report",
+         "--prometheus-url", url, "--resolution", "15m", "--since", str(end - 24 * 3600),
+         "--until", str(end), "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "flagged workloads at full resolution" in proc.stderr
+    page = Path(proc.stdout.strip()).read_text()
+    assert "shop/worker/app" in page and "<svg" in page
