@@ -355,7 +355,7 @@ def _sample_frame(conn: sqlite3.Connection, where: str, params: list[Any]) -> pd
             import pyarrow as pa
 
             column = pd.array(pa.array(values, type=pa.large_string()).take(codes), dtype="str")
-        except ImportError:  # pragma: no cover - pandas without pyarrow
+        except ImportError:  # pyarrow is an optional extra
             column = pd.array(np.array(values, dtype=object)[codes], dtype="str")
         frame.insert(0, name, column)
     return frame

@@ -101,15 +101,18 @@ def _changes(column: pd.Series) -> npt.NDArray[np.bool_] | None:
         return out
     values = column.array
     if hasattr(values, "__arrow_array__"):  # Arrow-backed strings: compare in Arrow
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        arrow = pa.chunked_array(values.__arrow_array__())
-        ne = pc.not_equal(arrow.slice(1), arrow.slice(0, n - 1))
-        out[1:] = ne.to_numpy()
-    else:
-        raw = column.to_numpy()
-        out[1:] = raw[1:] != raw[:-1]
+        try:
+            import pyarrow as pa
+            import pyarrow.compute as pc
+        except ImportError:  # pyarrow is an optional extra
+            pass
+        else:
+            arrow = pa.chunked_array(values.__arrow_array__())
+            ne = pc.not_equal(arrow.slice(1), arrow.slice(0, n - 1))
+            out[1:] = ne.to_numpy()
+            return out
+    raw = column.to_numpy()
+    out[1:] = raw[1:] != raw[:-1]
     return out
 
 
