@@ -300,19 +300,26 @@ def count_changes(
     refit_every: float,
     params: Mapping[str, float],
 ) -> int:
-    """Refit every ``refit_every`` s after ``cut`` on an expanding window; count value changes."""
+    """Refit every ``refit_every`` s after ``cut`` on an expanding window; count value changes.
+
+    Each refit sees the recommendation in effect as ``History.previous`` (a
+    strategy with hysteresis keeps it when the new estimate is close).
+    """
     if refit_every <= 0 or history.ts.size == 0:
         return 0
     end = float(history.ts[-1])
+    current = first
     prev = _values(first)
     changes = 0
     t = cut + refit_every
     while t <= end:
-        rec = recommend(name, slice_history(history, -math.inf, t), params)
+        window = replace(slice_history(history, -math.inf, t), previous=current)
+        rec = recommend(name, window, params)
         vals = _values(rec)
         if vals != prev:
             changes += 1
         prev = vals
+        current = rec
         t += refit_every
     return changes
 

@@ -111,6 +111,23 @@ def test_change_counting() -> None:
     assert res.summary.iloc[0]["changes"] == 3
 
 
+def test_refits_see_the_recommendation_in_effect() -> None:
+    seen: list[Recommendation | None] = []
+
+    def spy(history: History, params: Mapping[str, float]) -> Recommendation:
+        seen.append(history.previous)
+        return Recommendation(1.0, None, MIB * (len(seen) % 2 + 1), MIB * (len(seen) % 2 + 1), 1.0)
+
+    register(StrategySpec("test-spy", spy, {}, "records History.previous"))
+    try:
+        backtest({"w": hourly(10)}, ["test-spy"], refit_every=DAY)
+    finally:
+        unregister("test-spy")
+    # the first (scored) fit has no previous; each refit gets the one before it
+    assert seen[0] is None and len(seen) == 4
+    assert [p.memory_limit if p else None for p in seen[1:]] == [2 * MIB, MIB, 2 * MIB]
+
+
 def test_train_split_is_by_time_not_count() -> None:
     ts = np.r_[np.arange(0.0, 100.0), np.arange(100.0, 1001.0, 100.0)]
     n = ts.size

@@ -155,7 +155,7 @@ def test_lab_report_content(lab: AnalysisResult, lab_report: ReportPaths) -> Non
     assert "OOM kill (39)" in html  # lab-restarting's memory chart marks its kills
     assert "throttled \u2265" in html
     # fixes in Kubernetes quantities and docker units
-    assert "cpu: 268m" in html and "--cpu-shares 274" in html and "memory: 65Mi" in html
+    assert "cpu: 332m" in html and "--cpu-shares 340" in html and "memory: 65Mi" in html
     # self-contained: no URL of any kind, no external resource
     assert not re.search(r"https?:|//[a-z]", html, re.I)
     assert not re.search(r"<(link|img|iframe)\b|\bsrc=", html)

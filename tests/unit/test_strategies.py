@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -193,12 +194,69 @@ def test_rightsize_no_cpu_limit_by_default_and_limit_when_configured() -> None:
 def test_rightsize_cpu_request_meets_overrun_target() -> None:
     # 90 % of time at 0.1 core, 10 % at 1 core: CPU-seconds above r must be <= 3 %
     cpu = np.tile(np.r_[np.full(9, 0.1), 1.0], 300)
-    rec = recommend("rightsize", make(cpu, np.full(cpu.size, 1e9)), {"cpu_margin": 0.0})
+    # the overrun-target mode (cpu_slack_cost = 0)
+    params = {"cpu_margin": 0.0, "cpu_slack_cost": 0.0, "cpu_uncertainty_margin": 0.0}
+    rec = recommend("rightsize", make(cpu, np.full(cpu.size, 1e9)), params)
     assert rec.cpu_request is not None
     r = rec.cpu_request
     over = np.maximum(cpu - r, 0).sum() / cpu.sum()
     assert over <= 0.03 + 1e-9
     assert r < 1.0  # not simply the max
+
+
+def test_rightsize_cpu_request_balances_overrun_and_slack() -> None:
+    # 90 % of time at 0.1 core, 10 % at 1 core (mean 0.19). Hand-computed on the two
+    # candidate levels: r = 0.1 -> overrun 0.09/0.19 = 47.4 %, slack 0; r = 1 -> overrun 0,
+    # slack 0.81. With cost c the balance picks 1 core iff 0.81 c < 0.474.
+    cpu = np.tile(np.r_[np.full(9, 0.1), 1.0], 300)
+    mem = np.full(cpu.size, 1e9)
+    base = {"cpu_margin": 0.0, "cpu_uncertainty_margin": 0.0}
+    cheap = recommend("rightsize", make(cpu, mem), {**base, "cpu_slack_cost": 0.5})
+    dear = recommend("rightsize", make(cpu, mem), {**base, "cpu_slack_cost": 0.7})
+    assert cheap.cpu_request == pytest.approx(1.0)
+    assert dear.cpu_request == pytest.approx(0.1)
+
+
+def test_rightsize_memory_headroom_from_the_spread_of_daily_peaks() -> None:
+    # same top peak (2000 MiB), one steady, one whose daily peaks vary: the varying one
+    # gets the mean excess of its top 4 daily peaks over the 5th as headroom
+    day = 24 * 12  # 5-minute samples
+    steady = np.full(10 * day, 2000.0 * MIB)
+    peaks = [1500, 1600, 1700, 1800, 2000, 1500, 1500, 1900, 1500, 1500]
+    varying = np.concatenate([np.full(day, p * MIB) for p in peaks])
+    params = {"memory_margin": 0.03, "uncertainty_margin": 0.0}
+    cpu = np.ones(steady.size)
+    s = recommend("rightsize", make(cpu, steady, step=300.0), params)
+    v = recommend("rightsize", make(cpu, varying, step=300.0), params)
+    assert s.memory_limit == round_memory_up(2000 * MIB + 64 * MIB)  # min headroom wins
+    tail = ((2000 - 1600) + (1900 - 1600) + (1800 - 1600) + (1700 - 1600)) / 4
+    assert v.memory_limit == round_memory_up((2000 + tail) * MIB)
+
+
+def test_rightsize_hysteresis_keeps_a_close_previous_recommendation() -> None:
+    cpu = np.full(3000, 1.0)
+    mem = np.full(3000, 1000.0 * MIB)
+    h = make(cpu, mem)
+    fresh = recommend("rightsize", h)
+    assert fresh.cpu_request is not None and fresh.memory_limit is not None
+    close = replace(
+        fresh,
+        cpu_request=round_cpu_up(fresh.cpu_request * 1.05),
+        memory_request=fresh.memory_limit + 50 * MIB,
+        memory_limit=fresh.memory_limit + 50 * MIB,
+    )
+    kept = recommend("rightsize", replace(h, previous=close))
+    assert (kept.cpu_request, kept.memory_limit) == (close.cpu_request, close.memory_limit)
+    assert any("hysteresis" in n for n in kept.notes)
+    # memory is never kept below the new estimate; far values are not kept
+    low = replace(
+        fresh, memory_request=fresh.memory_limit - MIB, memory_limit=fresh.memory_limit - MIB
+    )
+    assert recommend("rightsize", replace(h, previous=low)).memory_limit == fresh.memory_limit
+    far = replace(fresh, cpu_request=fresh.cpu_request * 2)
+    assert recommend("rightsize", replace(h, previous=far)).cpu_request == fresh.cpu_request
+    off = recommend("rightsize", replace(h, previous=close), {"hysteresis": 0.0})
+    assert off.cpu_request == fresh.cpu_request
 
 
 def test_rightsize_short_history_gets_more_headroom() -> None:

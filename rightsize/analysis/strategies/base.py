@@ -28,6 +28,9 @@ class History:
     seconds the element covers; ``throttled`` is the share of CFS periods
     throttled in the interval (NaN when no quota/unknown). ``oom_ts`` holds
     the times of observed OOM kills. NaN marks unknown values.
+    ``previous`` is the recommendation currently applied, when known (a
+    strategy may keep it when its new estimate is close, to avoid churn;
+    ``None``, the default, means no previous recommendation).
     """
 
     ts: FloatArray
@@ -38,6 +41,7 @@ class History:
     oom_ts: FloatArray
     declared: Declared = field(default_factory=Declared)
     containers: int = 1
+    previous: Recommendation | None = None
 
 
 Strategy = Callable[[History, Mapping[str, float]], Recommendation]

@@ -1,15 +1,15 @@
 """rightsize's own strategy: decayed, load-aware CPU and peak-based, trend-aware memory.
 
 CPU request
-    The smallest request that keeps the *expected share of CPU-seconds above the
-    request* at ``cpu_overrun_target`` (default 2 %), computed on the training
-    samples weighted by time (``interval``) and an exponential decay
-    (``cpu_half_life_hours``, Autopilot's 12 h): the overrun is load-weighted
-    by construction (a 5-minute burst at 4 cores weighs more than an idle hour),
-    as in Autopilot. Throttled samples (``throttled`` > ``throttle_threshold``)
-    only show the demand the quota allowed, so they are bumped by
-    ``throttle_bump``. Then headroom ``cpu_margin`` plus ``uncertainty_margin``
-    x (1 - confidence).
+    The request r minimising ``overrun(r) + cpu_slack_cost x slack(r)`` on the
+    training samples weighted by time (``interval``) and an exponential decay
+    (``cpu_half_life_hours``): overrun = share of CPU-seconds above r
+    (load-weighted, as in Autopilot), slack = share of requested core-seconds
+    left idle. ``cpu_slack_cost`` = 0 gives the older rule: the smallest r whose
+    overrun is ``cpu_overrun_target``. Throttled samples (``throttled`` >
+    ``throttle_threshold``) only show the demand the quota allowed, so they are
+    bumped by ``throttle_bump``. Then headroom ``cpu_margin`` plus
+    ``cpu_uncertainty_margin`` x (1 - confidence).
 CPU limit
     None by default (``cpu_limit`` = 0): a CFS quota throttles bursts the node
     could have served, and the request already buys the fair share under
@@ -24,9 +24,14 @@ Memory request = limit
     Theil-Sen slope of the last ``trend_days`` daily peaks, when it explains
     the recent peaks) is projected ``trend_horizon_hours`` forward. Each
     observed OOM raises the peak to ``max(peak before the OOM, limit at the
-    OOM) x (1 + oom_bump)``. Then headroom ``memory_margin`` plus
-    ``uncertainty_margin`` x (1 - confidence), at least ``memory_min_headroom_bytes``
-    (a relative margin is meaningless for a 50 MiB container).
+    OOM) x (1 + oom_bump)``. Then headroom: the largest of ``memory_margin`` plus
+    ``uncertainty_margin`` x (1 - confidence), ``memory_min_headroom_bytes`` (a
+    relative margin is meaningless for a 50 MiB container) and the spread of the
+    top daily peaks (mean excess of the ``memory_tail_peaks`` - 1 largest over the
+    next one: the expected excess of a new record, capped at ``memory_tail_cap``).
+Hysteresis
+    With ``History.previous`` (the recommendation in effect), a CPU value within
+    +-``hysteresis`` of it, or a memory value at most ``hysteresis`` below it, keeps it.
 Confidence
     ``min(1, days / full_confidence_days) x min(1, samples / full_confidence_samples)
     x coverage``, where coverage is the share of the window covered by samples
@@ -65,23 +70,29 @@ DEFAULTS: dict[str, float] = {
     "full_confidence_days": 3.0,
     "full_confidence_samples": 500.0,
     "gap_factor": 3.0,
-    "cpu_half_life_hours": 48.0,
+    "cpu_half_life_hours": 168.0,
     "cpu_overrun_target": 0.03,
     "cpu_margin": 0.05,
+    "cpu_slack_cost": 0.28,
     "cpu_limit": 0.0,
     "cpu_limit_percentile": 0.99,
     "throttle_threshold": 0.1,
     "throttle_bump": 0.2,
     "memory_peak_hours": 24.0,
     "memory_keep_hours": 336.0,
-    "memory_half_life_hours": 168.0,
+    "memory_half_life_hours": 24.0,
     "memory_min_headroom_bytes": 64.0 * MIB,
     "memory_recent_hours": 24.0,
-    "memory_margin": 0.05,
+    "memory_margin": 0.03,
+    "memory_tail_peaks": 5.0,
+    "memory_tail_factor": 1.0,
+    "memory_tail_cap": 0.5,
     "trend_days": 7.0,
     "trend_horizon_hours": 72.0,
     "oom_bump": 0.2,
     "uncertainty_margin": 0.1,
+    "hysteresis": 0.1,
+    "cpu_uncertainty_margin": 0.3,
     "cpu_min_cores": 0.025,
     "memory_min_bytes": 64.0 * MIB,
 }
@@ -134,6 +145,22 @@ def _overrun_request(cpu: FloatArray, weights: FloatArray, target: float) -> flo
     return min(max(r, lo), hi)
 
 
+def _balanced_request(cpu: FloatArray, weights: FloatArray, cost: float) -> float:
+    """The r minimising overrun share + cost x slack share on the weighted samples."""
+    order = np.argsort(cpu)
+    x, w = cpu[order], weights[order]
+    big_w, big_s = float(w.sum()), float(np.sum(w * x))
+    if big_s <= 0 or big_w <= 0:
+        return float(x[-1]) if x.size else 0.0
+    wb = np.cumsum(w)
+    sb = np.cumsum(w * x)
+    over = (big_s - sb) - x * (big_w - wb)
+    under = x * wb - sb
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = over / big_s + cost * np.where(x > 0, under / (x * big_w), 1.0)
+    return float(x[int(np.argmin(c))])
+
+
 def _theil_sen(t: FloatArray, y: FloatArray) -> tuple[float, float]:
     """Median pairwise slope and the matching intercept."""
     i, j = np.triu_indices(t.size, k=1)
@@ -145,7 +172,22 @@ def _theil_sen(t: FloatArray, y: FloatArray) -> tuple[float, float]:
     return slope, median(y - slope * t)
 
 
-def _memory_peak(history: History, params: Mapping[str, float], notes: list[str]) -> float:
+def _tail_scale(peaks: FloatArray, k: int) -> float:
+    """Mean excess of the ``k - 1`` largest peaks over the ``k``-th largest.
+
+    The maximum-likelihood scale of an exponential tail fitted to the top ``k``
+    order statistics (peaks over threshold): the expected excess of the next
+    record over the current maximum.
+    """
+    if k < 2 or peaks.size < 2:
+        return 0.0
+    top = np.sort(peaks)[::-1][: min(k, peaks.size)]
+    return float(np.mean(top[:-1] - top[-1]))
+
+
+def _memory_peak(
+    history: History, params: Mapping[str, float], notes: list[str]
+) -> tuple[float, float]:
     ts, mem = history.ts, history.memory
     end = float(ts[-1])
     length = params["memory_peak_hours"] * 3600
@@ -160,6 +202,7 @@ def _memory_peak(history: History, params: Mapping[str, float], notes: list[str]
     )
     faded = recent + np.maximum(peaks - recent, 0.0) * fade
     peak = max(recent, float(faded.max()) if faded.size else recent)
+    tail = _tail_scale(faded, int(params["memory_tail_peaks"]))
     top = float(np.nanmax(mem))
     if peak < top:
         notes.append(
@@ -190,7 +233,54 @@ def _memory_peak(history: History, params: Mapping[str, float], notes: list[str]
             f"OOM kill at {t_oom:.0f}: memory sized above {format_memory(max(seen, decl_limit))} "
             f"(+{params['oom_bump']:.0%})"
         )
-    return peak
+    return peak, tail
+
+
+def _keep(new: float, old: float | None, band: float, down_only: bool) -> bool:
+    if old is None or old <= 0 or band <= 0:
+        return False
+    if down_only and new > old:
+        return False
+    return abs(new / old - 1) <= band
+
+
+def _hysteresis(
+    previous: Recommendation | None,
+    cpu_req: float,
+    cpu_lim: float | None,
+    mem: float,
+    params: Mapping[str, float],
+    notes: list[str],
+) -> tuple[float, float | None, float]:
+    """Keep the recommendation in effect where the new estimate is within ``hysteresis``.
+
+    CPU values are kept within +-band either way; memory only when the new value is
+    lower (a higher working-set estimate always raises the memory, an OOM is not a
+    churn problem).
+    """
+    band = params["hysteresis"]
+    if previous is None or band <= 0 or not _sized(previous):
+        return cpu_req, cpu_lim, mem
+    kept: list[str] = []
+    if _keep(cpu_req, previous.cpu_request, band, False):
+        cpu_req = float(previous.cpu_request or cpu_req)
+        kept.append("CPU request")
+    if cpu_lim is not None and _keep(cpu_lim, previous.cpu_limit, band, False):
+        cpu_lim = max(cpu_req, float(previous.cpu_limit or cpu_lim))
+        kept.append("CPU limit")
+    if _keep(mem, previous.memory_limit or previous.memory_request, band, True):
+        mem = float(previous.memory_limit or previous.memory_request or mem)
+        kept.append("memory")
+    if kept:
+        notes.append(
+            f"kept the current {', '.join(kept)}: the new estimate is within "
+            f"{band:.0%} of it (hysteresis)"
+        )
+    return cpu_req, cpu_lim, mem
+
+
+def _sized(rec: Recommendation) -> bool:
+    return rec.cpu_request is not None and rec.memory_request is not None
 
 
 def recommend(history: History, params: Mapping[str, float]) -> Recommendation:
@@ -224,17 +314,25 @@ def recommend(history: History, params: Mapping[str, float]) -> Recommendation:
     if not positive.all():
         dt = np.where(positive, dt, median(dt[positive]) if positive.any() else 1.0)
     w = decay_weights(ts, float(ts[-1]), params["cpu_half_life_hours"] * 3600) * dt
-    base = _overrun_request(np.maximum(cpu, 0.0), w, params["cpu_overrun_target"])
-    cpu_req = max(base * (1 + params["cpu_margin"] + unc), params["cpu_min_cores"])
+    if params["cpu_slack_cost"] > 0:
+        base = _balanced_request(np.maximum(cpu, 0.0), w, params["cpu_slack_cost"])
+    else:
+        base = _overrun_request(np.maximum(cpu, 0.0), w, params["cpu_overrun_target"])
+    cunc = params["cpu_uncertainty_margin"] * (1 - conf)
+    cpu_req = max(base * (1 + params["cpu_margin"] + cunc), params["cpu_min_cores"])
+    target = (
+        f"balances CPU time above it against unused request at {params['cpu_slack_cost']:g}:1"
+        if params["cpu_slack_cost"] > 0
+        else f"expected {params['cpu_overrun_target']:.0%} of CPU time above it"
+    )
     notes.append(
-        f"CPU request {format_cpu(cpu_req)}: expected {params['cpu_overrun_target']:.0%} of "
-        f"CPU time above it (decayed, half-life {params['cpu_half_life_hours']:g} h) "
-        f"+{params['cpu_margin'] + unc:.0%} headroom"
+        f"CPU request {format_cpu(cpu_req)}: {target} (decayed, half-life "
+        f"{params['cpu_half_life_hours']:g} h) +{params['cpu_margin'] + cunc:.0%} headroom"
     )
     cpu_lim: float | None = None
     if params["cpu_limit"] >= 1:
         top = weighted_quantile(cpu, w, params["cpu_limit_percentile"])
-        cpu_lim = max(cpu_req, top * (1 + params["cpu_margin"] + unc))
+        cpu_lim = max(cpu_req, top * (1 + params["cpu_margin"] + cunc))
     else:
         notes.append(
             "no CPU limit: a quota throttles bursts the node could serve "
@@ -242,13 +340,20 @@ def recommend(history: History, params: Mapping[str, float]) -> Recommendation:
         )
 
     # --- memory ---
-    peak = _memory_peak(history, params, notes)
-    headroom = max(peak * (params["memory_margin"] + unc), params["memory_min_headroom_bytes"])
+    peak, tail = _memory_peak(history, params, notes)
+    headroom = max(
+        peak * (params["memory_margin"] + unc),
+        min(tail * params["memory_tail_factor"], peak * params["memory_tail_cap"]),
+        params["memory_min_headroom_bytes"],
+    )
     mem = max(peak + headroom, params["memory_min_bytes"])
     notes.append(
-        f"memory {format_memory(mem)} = peak {format_memory(peak)} "
-        f"+{params['memory_margin'] + unc:.0%} headroom"
+        f"memory {format_memory(mem)} = peak {format_memory(peak)} + headroom "
+        f"{format_memory(headroom)} (the larger of {params['memory_margin'] + unc:.0%}, the "
+        f"spread of the top daily peaks {format_memory(tail)}, and "
+        f"{format_memory(params['memory_min_headroom_bytes'])})"
     )
+    cpu_req, cpu_lim, mem = _hysteresis(history.previous, cpu_req, cpu_lim, mem, params, notes)
     return finish(cpu_req, cpu_lim, mem, mem, conf, notes)
 
 
