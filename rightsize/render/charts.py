@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import FuncFormatter, Locator, MaxNLocator, MultipleLocator
 
 from rightsize.units import format_cpu, format_duration, format_memory
 
@@ -135,6 +135,16 @@ def _formatter(resource: str) -> Callable[[float, float], str]:
     return lambda v, _pos: format_memory(v) if v > 0 else "0"
 
 
+def _locator(resource: str, top: float, n: int = 4) -> Locator:
+    """Ticks at round numbers: cores as usual; bytes at powers of two of Ki/Mi/Gi."""
+    if resource == "cpu" or top <= 0:
+        return MaxNLocator(n)
+    step = 1024.0
+    while top / step > n:
+        step *= 2
+    return MultipleLocator(step)
+
+
 def _hline(ax: object, value: float | None, label: str, **kw: object) -> None:
     if value is not None and math.isfinite(value):
         ax.axhline(value, label=label, **kw)  # type: ignore[attr-defined]
@@ -208,7 +218,7 @@ def usage_chart(
     ax.set_ylim(0, top)
     ax.set_xlim(left=0)
     ax.yaxis.set_major_formatter(FuncFormatter(_formatter(resource)))
-    ax.yaxis.set_major_locator(MaxNLocator(4))
+    ax.yaxis.set_major_locator(_locator(resource, top))
     ax.xaxis.set_major_locator(MaxNLocator(5))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: format_duration(x) if x > 0 else "0"))
     ax.set_xlabel("time since start of window")
@@ -270,7 +280,7 @@ def host_chart(
             ax.text(cap, len(rows) - 0.45, f"capacity {fmt(cap)}", ha="right", fontsize=7)
         ax.set_xlim(0, right)
         ax.set_title(title, fontsize=8, loc="left")
-        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.xaxis.set_major_locator(_locator("cpu" if idx == 1 else "memory", right))
         ax.xaxis.set_major_formatter(FuncFormatter(_formatter("cpu" if idx == 1 else "memory")))
         ax.spines[["top", "right"]].set_visible(False)
     axes[0].set_yticks(y, labels)
