@@ -76,7 +76,8 @@ LAB: tuple[LabContainer, ...] = (
     LabContainer(
         "lab-oomchild",
         "while true; do sleep 20; "
-        "sh -c 'x=$(head -c 48000000 /dev/zero | tr \"\\0\" a); sleep 1'; done",
+        "sh -c 'echo 1000 > /proc/self/oom_score_adj; "
+        "x=$(head -c 48000000 /dev/zero | tr \"\\0\" a); sleep 1'; done",
         {"NanoCpus": 500_000_000, "Memory": 32 * MiB, "MemorySwap": 32 * MiB},
         "a child is OOM-killed every 20 s while the container keeps running",
     ),

@@ -104,7 +104,10 @@ def test_a_child_oom_is_counted_while_the_container_keeps_running(
 ) -> None:
     cid = containers.start(
         "oomchild",
-        "while true; do sh -c 'x=$(head -c 48000000 /dev/zero | tr \"\\0\" a)'; sleep 3; done",
+        # The child volunteers for the OOM killer (oom_score_adj 1000), so the kernel never
+        # picks the container's main shell instead.
+        "while true; do sh -c 'echo 1000 > /proc/self/oom_score_adj; "
+        "x=$(head -c 48000000 /dev/zero | tr \"\\0\" a)'; sleep 3; done",
         {"Memory": 24 * MiB, "MemorySwap": 24 * MiB},
     )
     db = tmp_path / "s.db"
