@@ -34,21 +34,19 @@ def load(source: Source = None, *, since: float | None = None,
     path = default_db_path() if source is None else Path(source)
     if not path.exists():
         raise UsageError(f"{path}: no such store, recording folder or file")
-    if path.is_file() and path.suffix in (".db", ".sqlite", ".sqlite3"):
-        return load_store(path, since=since, until=until)
+    if path.is_file():
+        with path.open("rb") as fh:
+            is_store = fh.read(16).startswith(b"SQLite format 3")
+        if is_store or path.suffix in (".db", ".sqlite", ".sqlite3"):
+            return load_store(path, since=since, until=until)
     with tempfile.TemporaryDirectory(prefix="rightsize-") as tmp:
         db = Path(tmp) / "load.db"
         with Store(db) as store:
             if path.is_dir():
-                from rightsize.sources.recording import read_recordings
+                from rightsize.sources.recording import import_recordings
 
-                for rec in read_recordings(path):
-                    store.write(samples=rec.samples, containers=rec.containers,
-                                events=rec.events, hosts=[rec.host])
+                import_recordings(path, store)
             else:
-                head = path.read_bytes()[:16]
-                if head.startswith(b"SQLite format 3"):
-                    return load_store(path, since=since, until=until)
                 from rightsize.interchange import import_file
 
                 import_file(path, store)

@@ -336,14 +336,10 @@ def import_(ctx: click.Context, source: Path, host: str | None) -> None:
         raise UsageError(f"{source}: no such file or folder")
     with Store(_settings(ctx).db) as store:
         if source.is_dir():
-            from rightsize.sources.recording import read_recordings
+            from rightsize.sources.recording import import_recordings
 
-            recordings = read_recordings(source)
-            added = 0
-            for rec in recordings:
-                added += store.write(samples=rec.samples, containers=rec.containers,
-                                     events=rec.events, hosts=[rec.host])
-            click.echo(f"imported {added} samples from {len(recordings)} recorded host(s) "
+            added, nhosts = import_recordings(source, store)
+            click.echo(f"imported {added} samples from {nhosts} recorded host(s) "
                        f"into {_settings(ctx).db}")
         else:
             from rightsize.interchange import import_file
@@ -381,17 +377,34 @@ def export(ctx: click.Context, fmt: str, output: Path | None, since: float | Non
     log.info("exported %d samples", n)
 
 
+def _config(ctx: click.Context) -> Any:
+    """The validated configuration, read once per command."""
+    if "config" not in ctx.meta:
+        from rightsize.config import load_config
+
+        ctx.meta["config"] = load_config(_settings(ctx).config)
+    return ctx.meta["config"]
+
+
+def _manifests(ctx: click.Context, paths: Sequence[Path]) -> list[Any]:
+    """The --manifests workloads, parsed once per command."""
+    if "manifests" not in ctx.meta:
+        from rightsize.sources.manifests import load_manifests
+
+        ctx.meta["manifests"] = load_manifests(list(paths)) if paths else []
+    return list(ctx.meta["manifests"])
+
+
 def _analysis(ctx: click.Context, strategy: str | None, since: float | None,
               until: float | None, workload: str | None,
               manifests: Sequence[Path] = ()) -> Any:
     """Load the store and analyze it with the configured strategy and thresholds."""
     from rightsize.analysis.result import analyze as run_analysis
-    from rightsize.config import load_config
     from rightsize.errors import RuntimeFailure
     from rightsize.store import load
 
     settings = _settings(ctx)
-    cfg = load_config(settings.config)
+    cfg = _config(ctx)
     name = strategy or cfg.strategy
     url = ctx.meta.get("cluster", {}).get("prometheus_url")
     if url:  # straight from Prometheus, through a temporary store
@@ -415,9 +428,9 @@ def _analysis(ctx: click.Context, strategy: str | None, since: float | None,
                              + (" in the requested window" if since or until else "")
                              + ": collect or import some first")
     if manifests:
-        from rightsize.sources.manifests import apply_manifests, load_manifests
+        from rightsize.sources.manifests import apply_manifests
 
-        dataset = apply_manifests(dataset, load_manifests(list(manifests)))
+        dataset = apply_manifests(dataset, _manifests(ctx, manifests))
     hosts = sorted(str(h) for h in dataset.samples["host"].unique())
     kinds = {
         "recording" if h.startswith("recording:")
@@ -472,9 +485,7 @@ def analyze(ctx: click.Context, since: float | None, until: float | None, worklo
     _emit(render(result, fmt), output)
     if patches_dir is not None:
         from rightsize.render.patches import write_kustomize_patches
-        from rightsize.sources.manifests import load_manifests
-
-        k8s = {m.workload: m for m in load_manifests(list(manifests)) if m.is_kubernetes}
+        k8s = {m.workload: m for m in _manifests(ctx, manifests) if m.is_kubernetes}
         items = [(k8s[w.name], w.recommendation) for w in result
                  if w.name in k8s and w.recommendation is not None]
         written = write_kustomize_patches(patches_dir, items)
@@ -570,9 +581,7 @@ def run(ctx: click.Context, docker_hosts: tuple[str, ...], interval: float, dura
 
     for h in docker_hosts:
         resolve_host(h)
-    from rightsize.config import load_config
-
-    load_config(_settings(ctx).config)  # a bad config fails now, not after collecting
+    _config(ctx)  # a bad config fails now, not after collecting
     options = RunOptions(
         collect=CollectOptions(hosts=list(docker_hosts) or [None], interval=interval,
                                duration=duration, filters=_filters(filters)),
@@ -624,11 +633,10 @@ def backtest(ctx: click.Context, since: float | None, until: float | None,
 
     from rightsize.analysis.backtest import backtest as run_backtest
     from rightsize.analysis.strategies import get_strategy, strategy_names
-    from rightsize.config import load_config
 
     names = [get_strategy(s).name for s in strategies] or strategy_names()
     result = _analysis(ctx, None, since, until, workload, manifests)
-    cfg = load_config(_settings(ctx).config)
+    cfg = _config(ctx)
     scored = run_backtest(result.histories, names, train=train, refit_every=refit_every,
                           params={n: cfg.params_for(n) for n in names})
     click.echo(scored.format_table())
@@ -657,12 +665,11 @@ def check(ctx: click.Context, since: float | None, until: float | None, workload
           baseline_path: Path | None, write_baseline_path: Path | None,
           junit_path: Path | None, github: bool, exit_zero: bool) -> None:
     """The CI gate: exit 1 when findings reach --fail-on."""
-    from rightsize.config import load_config
     from rightsize.gate import exit_code, run_gate
 
     if baseline_path is not None and write_baseline_path is not None:
         raise UsageError("--baseline and --write-baseline cannot be used together")
-    cfg = load_config(_settings(ctx).config)
+    cfg = _config(ctx)
     outcome = run_gate(
         _analysis(ctx, strategy, since, until, workload, manifests),
         fail_on=fail_on or cfg.fail_on, overrides=cfg.check_overrides, ignore=cfg.check_ignore,

@@ -107,12 +107,17 @@ def _kubernetes(name: str, rec: Recommendation, declared: Declared) -> str:
     return "\n".join(lines)
 
 
+def _cpu_shares(cores: float) -> int:
+    """A CPU request as Docker CPU shares (1024 per core, at least 2 as the kernel allows)."""
+    return max(2, round(cores * 1024))
+
+
 def _docker(names: list[str], rec: Recommendation, declared: Declared) -> str:
     flags: list[str] = []
     if rec.cpu_limit is not None:
         flags.append(f"--cpus {_docker_cpus(rec.cpu_limit)}")
     if rec.cpu_request is not None:
-        flags.append(f"--cpu-shares {max(2, round(rec.cpu_request * 1024))}")
+        flags.append(f"--cpu-shares {_cpu_shares(rec.cpu_request)}")
     if rec.memory_limit is not None:
         mem = docker_memory(rec.memory_limit)
         # the swap limit must not stay below a raised memory limit; equal = no swap
@@ -141,7 +146,7 @@ def _compose(service: str, rec: Recommendation) -> str:
         reservations.append(f"memory: {_compose_memory(rec.memory_request)}")
     lines = ["services:", f"  {yaml_quote(service)}:"]
     if rec.cpu_request is not None:
-        lines.append(f"    cpu_shares: {max(2, round(rec.cpu_request * 1024))}")
+        lines.append(f"    cpu_shares: {_cpu_shares(rec.cpu_request)}")
     lines += ["    deploy:", "      resources:"]
     if limits:
         lines += ["        limits:", *(f"          {x}" for x in limits)]

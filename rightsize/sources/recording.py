@@ -27,11 +27,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rightsize.errors import InputError
 from rightsize.rows import ContainerRow, EventRow, HostRow, SampleRow, container_row
 from rightsize.sources.docker import payloads
+
+if TYPE_CHECKING:
+    from rightsize.store import Store
 
 __all__ = [
     "Recording",
@@ -280,6 +283,16 @@ def read_recordings(path: Path) -> list[Recording]:
     if not subdirs:
         raise InputError(f"{path}: no recording found (expected stats.jsonl and inspect.json)")
     return [read_recording(sub) for sub in subdirs]
+
+
+def import_recordings(path: Path, store: Store) -> tuple[int, int]:
+    """Replay the recording(s) at ``path`` into ``store``; returns (samples added, hosts)."""
+    recordings = read_recordings(path)
+    added = 0
+    for rec in recordings:
+        added += store.write(samples=rec.samples, containers=rec.containers,
+                             events=rec.events, hosts=[rec.host])
+    return added, len(recordings)
 
 
 # --------------------------------------------------------------------------
