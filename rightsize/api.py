@@ -27,8 +27,11 @@ Source = Dataset | str | Path | None
 
 
 def load(source: Source = None, *, since: float | None = None,
-         until: float | None = None) -> Dataset:
-    """Read ``source`` into a :class:`Dataset` (samples, containers, events, hosts)."""
+         until: float | None = None, columns: Sequence[str] | None = None) -> Dataset:
+    """Read ``source`` into a :class:`Dataset` (samples, containers, events, hosts).
+
+    ``columns``: the numeric sample columns to read (default: all of them).
+    """
     if isinstance(source, Dataset):
         return source
     path = default_db_path() if source is None else Path(source)
@@ -38,7 +41,7 @@ def load(source: Source = None, *, since: float | None = None,
         with path.open("rb") as fh:
             is_store = fh.read(16).startswith(b"SQLite format 3")
         if is_store or path.suffix in (".db", ".sqlite", ".sqlite3"):
-            return load_store(path, since=since, until=until)
+            return load_store(path, since=since, until=until, columns=columns)
     with tempfile.TemporaryDirectory(prefix="rightsize-") as tmp:
         db = Path(tmp) / "load.db"
         with Store(db) as store:
@@ -50,7 +53,7 @@ def load(source: Source = None, *, since: float | None = None,
                 from rightsize.interchange import import_file
 
                 import_file(path, store)
-        return load_store(db, since=since, until=until)
+        return load_store(db, since=since, until=until, columns=columns)
 
 
 def analyze(
@@ -70,8 +73,9 @@ def analyze(
     itself in Jupyter.
     """
     from rightsize.analysis.result import analyze as run
+    from rightsize.analysis.usage import SAMPLE_INPUTS
 
-    dataset = load(source, since=since, until=until)
+    dataset = load(source, since=since, until=until, columns=SAMPLE_INPUTS)
     return run(dataset, strategy=strategy, params=params, thresholds=thresholds,
                workload=workload)
 

@@ -400,6 +400,7 @@ def _analysis(ctx: click.Context, strategy: str | None, since: float | None,
               manifests: Sequence[Path] = ()) -> Any:
     """Load the store and analyze it with the configured strategy and thresholds."""
     from rightsize.analysis.result import analyze as run_analysis
+    from rightsize.analysis.usage import SAMPLE_INPUTS
     from rightsize.errors import RuntimeFailure
     from rightsize.store import load
 
@@ -420,9 +421,9 @@ def _analysis(ctx: click.Context, strategy: str | None, since: float | None,
                     ctx, store, url, since if since is not None else time.time() - 7 * 86400,
                     until)
             log.info("%s", summary.describe())
-            dataset = load(db)
+            dataset = load(db, columns=SAMPLE_INPUTS)
     else:
-        dataset = load(settings.db, since=since, until=until)
+        dataset = load(settings.db, since=since, until=until, columns=SAMPLE_INPUTS)
     if dataset.samples.empty:
         raise RuntimeFailure(f"no samples in {settings.db}"
                              + (" in the requested window" if since or until else "")
@@ -524,6 +525,7 @@ def _raw_chart_histories(ctx: click.Context, result: Any, strategy: str | None) 
     import tempfile
 
     from rightsize.analysis.result import analyze as run_analysis
+    from rightsize.analysis.usage import SAMPLE_INPUTS
     from rightsize.store import Store, load
 
     with tempfile.TemporaryDirectory(prefix="rightsize-") as tmp:
@@ -531,7 +533,7 @@ def _raw_chart_histories(ctx: click.Context, result: Any, strategy: str | None) 
         with Store(db) as store:
             _collect_prometheus(ctx, store, meta["prometheus_url"], result.window[0],
                                 result.window[1], raw_workloads=flagged)
-        raw = run_analysis(load(db), strategy=result.strategy)
+        raw = run_analysis(load(db, columns=SAMPLE_INPUTS), strategy=result.strategy)
     log.info("re-read %d flagged workloads at full resolution for their charts", len(flagged))
     return raw.histories
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rightsize.errors import InputError, RuntimeFailure
+from rightsize.errors import InputError, RuntimeFailure, UsageError
 from rightsize.rows import ContainerRow, EventRow, HostRow, SampleRow
 
 if TYPE_CHECKING:
@@ -302,17 +302,40 @@ def _window_sql(column: str, since: float | None, until: float | None) -> tuple[
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-_CHUNK_ROWS = 8192
+_CHUNK_ROWS = 65536
+
+#: the numeric sample columns, in table order (``host`` and ``container_id`` are the keys)
+NUMERIC_SAMPLE_COLUMNS: tuple[str, ...] = tuple(
+    c for c in SAMPLE_COLUMNS if c not in ("host", "container_id")
+)
 
 
-def _sample_frame(conn: sqlite3.Connection, where: str, params: list[Any]) -> pd.DataFrame | None:
+def _numeric_columns(columns: Iterable[str] | None) -> list[str]:
+    """The numeric sample columns to read: all of them, or ``columns`` in table order."""
+    if columns is None:
+        return list(NUMERIC_SAMPLE_COLUMNS)
+    wanted = set(columns) - {"host", "container_id"}
+    unknown = sorted(wanted - set(NUMERIC_SAMPLE_COLUMNS))
+    if unknown:
+        raise UsageError(
+            f"columns: unknown sample column(s) {', '.join(unknown)}; expected some of "
+            + ", ".join(NUMERIC_SAMPLE_COLUMNS)
+        )
+    return [c for c in NUMERIC_SAMPLE_COLUMNS if c in wanted or c == "ts"]
+
+
+def _sample_frame(
+    conn: sqlite3.Connection, where: str, params: list[Any], numeric: list[str]
+) -> pd.DataFrame | None:
     """The ``samples`` rows as a DataFrame, built from column arrays (None when empty).
 
     One query for the (host, container_id) keys with their row counts, one for
-    the numeric columns streamed straight into a float64 array (None → NaN):
-    no Python tuple per row is kept and the key strings are built once per
-    container, not once per row. Both run in the caller's read transaction, so
-    they see the same rows.
+    the ``numeric`` columns streamed straight from the cursor into a float64
+    array (None → NaN): no Python tuple list is built, SQLite hands the values
+    over as floats (``CAST ... AS REAL`` rounds an integer exactly as numpy
+    would), and the key strings are built once per container, not once per
+    row. Both queries run in the caller's read transaction, so they see the
+    same rows.
     """
     import itertools
 
@@ -327,24 +350,25 @@ def _sample_frame(conn: sqlite3.Connection, where: str, params: list[Any]) -> pd
     n = sum(int(k[2]) for k in keys)
     if n == 0:
         return None
-    numeric = [c for c in SAMPLE_COLUMNS if c not in ("host", "container_id")]
+    select = ", ".join(f"CAST({c} AS REAL)" for c in numeric)
     cursor = conn.execute(
-        f"SELECT {', '.join(numeric)} FROM samples{where} ORDER BY host, container_id, ts",
-        params,
+        f"SELECT {select} FROM samples{where} ORDER BY host, container_id, ts", params
     )
     # column-major block (one contiguous array per column), filled chunk by chunk
-    block = np.empty((len(numeric), n), dtype=np.float64)
+    width = len(numeric)
+    block = np.empty((width, n), dtype=np.float64)
     done = 0
     while done < n:
-        rows = cursor.fetchmany(_CHUNK_ROWS)
-        if not rows:
-            break
+        rows = min(_CHUNK_ROWS, n - done)
         chunk = np.fromiter(
-            itertools.chain.from_iterable(rows), dtype=np.float64, count=len(rows) * len(numeric)
+            itertools.chain.from_iterable(itertools.islice(cursor, rows)), dtype=np.float64
         )
-        block[:, done : done + len(rows)] = chunk.reshape(len(rows), len(numeric)).T
-        done += len(rows)
-    if done != n:  # pragma: no cover - the read transaction makes this impossible
+        got = chunk.size // width
+        block[:, done : done + got] = chunk.reshape(got, width).T
+        done += got
+        if got < rows:
+            break
+    if done != n or cursor.fetchone() is not None:  # pragma: no cover - one read snapshot
         raise RuntimeFailure("the samples table changed while it was being read")
     frame = pd.DataFrame(block.T, columns=numeric, copy=False)
     counts = np.array([int(k[2]) for k in keys], dtype=np.int64)
@@ -366,9 +390,18 @@ def load(
     *,
     since: float | None = None,
     until: float | None = None,
+    columns: Iterable[str] | None = None,
 ) -> Dataset:
-    """Read the store into a :class:`Dataset` (samples and events within the window)."""
+    """Read the store into a :class:`Dataset` (samples and events within the window).
+
+    ``columns``: the numeric sample columns to read (``ts`` and the keys always
+    come); the default is every column. The analysis reads only
+    :data:`rightsize.analysis.usage.SAMPLE_INPUTS`, which is much faster on a
+    large store.
+    """
     import pandas as pd
+
+    numeric = _numeric_columns(columns)
 
     path = default_db_path() if path is None else Path(path)
     with Store(path, create=False) as store:
@@ -376,15 +409,14 @@ def load(
         where, params = _window_sql("ts", since, until)
         conn.execute("BEGIN")  # one read snapshot for every query below
         try:
-            samples = _sample_frame(conn, where, params)
+            samples = _sample_frame(conn, where, params, numeric)
             if samples is None:
                 samples = pd.read_sql_query(
-                    f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM samples{where} "
+                    f"SELECT host, container_id, {', '.join(numeric)} FROM samples{where} "
                     "ORDER BY host, container_id, ts",
                     conn,
                     params=params,
                 )
-                numeric = [c for c in SAMPLE_COLUMNS if c not in ("host", "container_id")]
                 samples[numeric] = samples[numeric].astype("float64")
             events = pd.read_sql_query(
                 f"SELECT {', '.join(EVENT_COLUMNS)} FROM events{where} ORDER BY ts",

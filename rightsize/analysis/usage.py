@@ -37,10 +37,22 @@ import pandas as pd
 
 from rightsize.analysis.workloads import grouped_stats
 
-__all__ = ["USAGE_COLUMNS", "Usage", "container_codes", "usage_series"]
+__all__ = ["SAMPLE_INPUTS", "USAGE_COLUMNS", "Usage", "container_codes", "usage_series"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+
+#: the sample columns :func:`usage_series` reads (``load(columns=SAMPLE_INPUTS)``)
+SAMPLE_INPUTS: tuple[str, ...] = (
+    "ts",
+    "cpu_total_ns",
+    "cpu_cores",
+    "periods",
+    "throttled_periods",
+    "throttled_ns",
+    "mem_working_set",
+    "mem_failcnt",
+)
 
 USAGE_COLUMNS = (
     "host",

@@ -127,3 +127,69 @@ def test_load_matches_read_sql_query(tmp_path: Path) -> None:
         numeric = [c for c in SAMPLE_COLUMNS if c not in ("host", "container_id")]
         want[numeric] = want[numeric].astype("float64")
         pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+def test_load_reads_big_counters_exactly_as_numpy_rounds_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's CAST to REAL rounds integers above 2**53 as numpy does; chunks join up."""
+    import rightsize.store as store_module
+
+    monkeypatch.setattr(store_module, "_CHUNK_ROWS", 3)  # several chunks and a short last one
+    db = tmp_path / "s.db"
+    big = [2**53 + 1, 2**60 + 3, 2**63 - 1, -(2**62) - 1, 10**18 + 7, 12345, 0]
+    rows = [
+        _sample("h", f"c{i % 2}", float(i), cpu_total_ns=v, throttled_ns=None, mem_failcnt=i)
+        for i, v in enumerate(big)
+    ]
+    with Store(db) as store:
+        store.write(samples=rows)
+    got = load(db).samples
+    ordered = sorted(rows, key=lambda r: (r["container_id"], r["ts"]))
+    want = np.array([r["cpu_total_ns"] for r in ordered], dtype=object).astype(np.float64)
+    assert np.array_equal(got["cpu_total_ns"].to_numpy(), want)
+    assert got["throttled_ns"].isna().all()
+    assert got["mem_failcnt"].tolist() == [float(r["mem_failcnt"]) for r in ordered]
+
+
+def test_load_reads_only_the_requested_columns(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    rows = [_sample("h", "c", float(t), cpu_total_ns=t * 10**9, pids=t) for t in range(4)]
+    with Store(db) as store:
+        store.write(samples=rows)
+    full = load(db).samples
+    part = load(db, columns=["pids", "cpu_total_ns"]).samples
+    # keys and ts always come, the rest in table order
+    assert list(part.columns) == ["host", "container_id", "ts", "cpu_total_ns", "pids"]
+    pd.testing.assert_frame_equal(part, full[list(part.columns)], check_exact=True)
+
+
+def test_load_rejects_an_unknown_column(tmp_path: Path) -> None:
+    from rightsize.errors import UsageError
+
+    db = tmp_path / "s.db"
+    with Store(db):
+        pass
+    with pytest.raises(UsageError, match=r"columns: unknown sample column\(s\) cpu_percent"):
+        load(db, columns=["ts", "cpu_percent"])
+
+
+def test_analysis_on_its_input_columns_equals_analysis_on_every_column() -> None:
+    """SAMPLE_INPUTS names every column the analysis reads: dropping the rest changes nothing."""
+    import json
+
+    from rightsize.analysis.result import analyze
+    from rightsize.analysis.usage import SAMPLE_INPUTS
+    from rightsize.api import load as api_load
+
+    lab = Path(__file__).resolve().parents[2] / "data" / "lab-session"
+    full = analyze(api_load(lab))
+    part = analyze(api_load(lab, columns=SAMPLE_INPUTS))
+    strip = {"generated_at"}
+
+    def doc(result: object) -> str:
+        d = result.to_dict()  # type: ignore[attr-defined]
+        return json.dumps({k: v for k, v in d.items() if k not in strip}, sort_keys=True)
+
+    assert doc(full) == doc(part)
+    pd.testing.assert_frame_equal(full.usage, part.usage, check_exact=True)
