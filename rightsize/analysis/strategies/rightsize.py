@@ -45,9 +45,11 @@ whole millicores and MiB.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import numpy as np
+import numpy.typing as npt
 
 from rightsize.analysis.strategies._common import (
     DAY,
@@ -161,9 +163,18 @@ def _balanced_request(cpu: FloatArray, weights: FloatArray, cost: float) -> floa
     return float(x[int(np.argmin(c))])
 
 
+@functools.lru_cache(maxsize=64)
+def _pairs(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """``np.triu_indices(n, k=1)``, built once per size (the trend uses a handful of sizes)."""
+    i, j = np.triu_indices(n, k=1)
+    i.setflags(write=False)
+    j.setflags(write=False)
+    return i, j
+
+
 def _theil_sen(t: FloatArray, y: FloatArray) -> tuple[float, float]:
     """Median pairwise slope and the matching intercept."""
-    i, j = np.triu_indices(t.size, k=1)
+    i, j = _pairs(t.size)
     dt = t[j] - t[i]
     ok = dt > 0
     if not ok.any():
