@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Severity = Literal["critical", "warning", "info"]
+QosClass = Literal["Guaranteed", "Burstable", "BestEffort"]
 Resource = Literal["cpu", "memory"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
 
@@ -53,12 +54,58 @@ class Finding:
         }
 
 
+def qos_class(
+    cpu_request: float | None,
+    cpu_limit: float | None,
+    memory_request: float | None,
+    memory_limit: float | None,
+) -> QosClass:
+    """The Kubernetes QoS class these values give a one-container pod.
+
+    Guaranteed: CPU and memory limits set and each request equal to its limit
+    (an unset request defaults to the limit). BestEffort: nothing set.
+    Burstable: anything else.
+    """
+    values = (cpu_request, cpu_limit, memory_request, memory_limit)
+    if all(v is None or v == 0 for v in values):
+        return "BestEffort"
+    if cpu_limit and memory_limit:
+        cpu_eq = cpu_request is None or cpu_request == cpu_limit
+        mem_eq = memory_request is None or memory_request == memory_limit
+        if cpu_eq and mem_eq:
+            return "Guaranteed"
+    return "Burstable"
+
+
+@dataclass(frozen=True)
+class QosOption:
+    """One way to apply a recommendation, named by the QoS class it gives the pod."""
+
+    qos: QosClass
+    cpu_request: float
+    cpu_limit: float | None
+    memory_request: int
+    memory_limit: int | None
+    note: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cpu_request": self.cpu_request,
+            "cpu_limit": self.cpu_limit,
+            "memory_request": self.memory_request,
+            "memory_limit": self.memory_limit,
+            "note": self.note,
+        }
+
+
 @dataclass(frozen=True)
 class Recommendation:
     """What a strategy recommends for one workload.
 
     ``cpu_limit`` is ``None`` when the recommendation is to set no CPU limit;
-    ``notes`` says why (and explains the confidence).
+    ``notes`` says why (and explains the confidence). ``options``: the
+    Guaranteed and Burstable ways to apply it (set by the analysis, see
+    :mod:`rightsize.analysis.qos`; empty without a recommendation).
     """
 
     cpu_request: float | None
@@ -67,6 +114,14 @@ class Recommendation:
     memory_limit: int | None
     confidence: float
     notes: tuple[str, ...] = ()
+    options: tuple[QosOption, ...] = ()
+
+    @property
+    def qos(self) -> QosClass | None:
+        """The QoS class the recommended values give the pod (None: insufficient data)."""
+        if self.cpu_request is None and self.memory_request is None:
+            return None
+        return qos_class(self.cpu_request, self.cpu_limit, self.memory_request, self.memory_limit)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,4 +130,6 @@ class Recommendation:
             "memory_request": self.memory_request,
             "memory_limit": self.memory_limit,
             "confidence": round(self.confidence, 3),
+            "qos": self.qos,
+            "qos_options": {o.qos.lower(): o.to_dict() for o in self.options},
         }

@@ -38,6 +38,7 @@ from rightsize.analysis.findings import (
     worst_severity,
 )
 from rightsize.analysis.hosts import HostContainer, HostSummary, host_summaries, peak_of_sum
+from rightsize.analysis.qos import with_qos_options
 from rightsize.analysis.strategies import recommend, resolve_params
 from rightsize.analysis.strategies.base import History
 from rightsize.analysis.thresholds import Thresholds
@@ -195,7 +196,7 @@ class AnalysisResult:
 
     @property
     def recommendations(self) -> pd.DataFrame:
-        """One row per workload: declared and recommended values, confidence."""
+        """One row per workload: declared and recommended values, confidence, QoS class."""
         keys = ("cpu_request", "cpu_limit", "memory_request", "memory_limit")
         rows = []
         for r in self.results:
@@ -205,11 +206,18 @@ class AnalysisResult:
                 row[f"declared_{k}"] = getattr(r.declared, k)
                 row[k] = None if rec is None else getattr(rec, k)
             row["confidence"] = None if rec is None else rec.confidence
+            row["qos"] = None if rec is None else rec.qos
             row["notes"] = "" if rec is None else "; ".join(rec.notes)
             rows.append(row)
-        cols = ["workload", *(x for k in keys for x in (f"declared_{k}", k)), "confidence", "notes"]
+        cols = [
+            "workload",
+            *(x for k in keys for x in (f"declared_{k}", k)),
+            "confidence",
+            "qos",
+            "notes",
+        ]
         frame = pd.DataFrame(rows, columns=cols)
-        for c in cols[1:-1]:
+        for c in cols[1:-2]:
             frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")
         return frame
 
@@ -604,10 +612,10 @@ def analyze(
             containers=len(members),
         )
         histories[name] = hist
-        rec = recommend(strategy, hist, resolved)
-        recs[name] = rec
         cpu_s = cpu_g.row(w, int(gap_w[w]))
         mem_s = mem_g.row(w, int(gap_w[w]))
+        rec = with_qos_options(recommend(strategy, hist, resolved), cpu_s)
+        recs[name] = rec
         thr = Throttling(int(periods[w]), int(tperiods[w]), float(tseconds[w]))
         kills = int(oom_ev[w] or oom_fc[w]) + int(oom_state[w])
         oom = OomKills(

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from rightsize.model import SEVERITIES, Finding
+from rightsize.model import SEVERITIES, Finding, Recommendation
 from rightsize.render import charts
 from rightsize.render.fixes import Fixes, fixes_for
 from rightsize.units import format_cpu, format_duration, format_memory
@@ -142,6 +142,7 @@ class WorkloadView:
     freed_cpu: float
     freed_memory: float
     savings: str
+    qos: list[tuple[str, str, str, str, str, str]]
     fixes: Fixes | None
     charted: bool = False
 
@@ -411,7 +412,25 @@ def _workload_view(
         freed_memory=freed_mem,
         savings=_savings_text(freed_cpu, freed_mem, money),
         fixes=fixes_for(w),
+        qos=_qos_rows(rec),
     )
+
+
+def _qos_rows(rec: Recommendation | None) -> list[tuple[str, str, str, str, str, str]]:
+    """(class, CPU request, CPU limit, memory request, memory limit, note) per QoS option."""
+    if rec is None:
+        return []
+    return [
+        (
+            o.qos,
+            format_cpu(o.cpu_request),
+            format_cpu(o.cpu_limit) if o.cpu_limit is not None else "none",
+            format_memory(o.memory_request),
+            format_memory(o.memory_limit) if o.memory_limit is not None else "none",
+            o.note + (" (the recommendation above)" if o.qos == rec.qos else ""),
+        )
+        for o in rec.options
+    ]
 
 
 def _impact(v: WorkloadView) -> tuple[int, int, float]:

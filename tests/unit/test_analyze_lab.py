@@ -170,7 +170,16 @@ def test_json_matches_the_product_schema(result: AnalysisResult) -> None:
             assert set(f) == {"kind", "severity", "resource", "message"}
             assert f["kind"] in FINDING_KINDS and f["severity"] in SEVERITIES
             assert f["resource"] in ("cpu", "memory", None)
-        assert set(w["recommendation"]) == declared_keys | {"confidence"}
+        # product.md's keys plus the QoS additions named in docs/contract-notes.md
+        rec = w["recommendation"]
+        assert set(rec) == declared_keys | {"confidence", "qos", "qos_options"}
+        if rec["cpu_request"] is None:
+            assert rec["qos"] is None and rec["qos_options"] == {}
+        else:
+            assert rec["qos"] in ("Guaranteed", "Burstable")
+            assert set(rec["qos_options"]) == {"guaranteed", "burstable"}
+            for option in rec["qos_options"].values():
+                assert set(option) == declared_keys | {"note"}
     for h in doc["hosts"]:
         assert {"host", "cpus", "memory", "requested", "limits", "used"} <= set(h)
     idle = next(w for w in doc["workloads"] if w["workload"] == "lab-idle")
@@ -220,3 +229,24 @@ def test_workload_pattern_strategy_and_errors(dataset: Dataset) -> None:
         analyze(dataset, workload="nothing-*")
     with pytest.raises(UsageError, match="unknown strategy"):
         analyze(dataset, strategy="nope")
+
+
+def test_qos_options_on_the_lab(result: AnalysisResult) -> None:
+    """Every sized workload gets a Guaranteed option covering its p99 CPU and a Burstable one."""
+    sized = [w for w in result.results if w.recommendation and w.recommendation.cpu_request]
+    assert sized
+    for w in sized:
+        rec = w.recommendation
+        assert rec is not None
+        guaranteed, burstable = rec.options
+        assert guaranteed.cpu_request == guaranteed.cpu_limit >= w.cpu.p99
+        assert guaranteed.memory_request == guaranteed.memory_limit >= (rec.memory_limit or 0)
+        assert (burstable.cpu_request, burstable.memory_request) == (
+            rec.cpu_request,
+            rec.memory_request,
+        )
+    throttled = next(w for w in sized if w.name == "lab-throttled")
+    assert throttled.recommendation is not None
+    assert throttled.recommendation.qos == "Burstable"  # no CPU limit by default
+    frame = result.recommendations.set_index("workload")
+    assert frame.loc["lab-throttled", "qos"] == "Burstable"
