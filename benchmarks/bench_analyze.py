@@ -228,19 +228,25 @@ def _fmt(parts: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.3f}" for k, v in parts.items())
 
 
+def _hwm_mib() -> float:
+    """This process's peak RSS so far (``VmHWM``: per address space, so unlike
+    ``ru_maxrss`` it does not inherit the parent's peak across fork + exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def child(db: Path, n: int, what: str) -> None:
     """In a fresh process: time one ``what`` on ``db`` and print seconds and peak RSS."""
-    import resource
-
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss0 = _hwm_mib()
     t = time.perf_counter()
     if what == "ours":
         ours_from_store(db)
     else:
         numpy_from_store(db, n)
     took = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"{took:.3f} {rss0 / 1024:.0f} {peak / 1024:.0f}")
+    print(f"{took:.3f} {rss0:.0f} {_hwm_mib():.0f}")
 
 
 def run_child(db: Path, n: int, what: str) -> tuple[float, float, float]:
