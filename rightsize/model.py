@@ -54,6 +54,14 @@ class Finding:
         }
 
 
+RESOURCE_KEYS = ("cpu_request", "cpu_limit", "memory_request", "memory_limit")
+
+
+def _resources(obj: Any) -> dict[str, Any]:
+    """The four request/limit values of ``obj`` as a dict (JSON key order)."""
+    return {key: getattr(obj, key) for key in RESOURCE_KEYS}
+
+
 def qos_class(
     cpu_request: float | None,
     cpu_limit: float | None,
@@ -89,13 +97,7 @@ class QosOption:
     note: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "cpu_request": self.cpu_request,
-            "cpu_limit": self.cpu_limit,
-            "memory_request": self.memory_request,
-            "memory_limit": self.memory_limit,
-            "note": self.note,
-        }
+        return {**_resources(self), "note": self.note}
 
 
 @dataclass(frozen=True)
@@ -125,10 +127,7 @@ class Recommendation:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "cpu_request": self.cpu_request,
-            "cpu_limit": self.cpu_limit,
-            "memory_request": self.memory_request,
-            "memory_limit": self.memory_limit,
+            **_resources(self),
             "confidence": round(self.confidence, 3),
             "qos": self.qos,
             "qos_options": {o.qos.lower(): o.to_dict() for o in self.options},
