@@ -271,7 +271,8 @@ class Dataset:
     """The store's contents as DataFrames (the API analysis and notebooks use).
 
     - ``samples``: one row per container reading, columns of :class:`SampleRow`,
-      sorted by (host, container_id, ts).
+      sorted by (host, container_id, ts); from :func:`load`, ``host`` and
+      ``container_id`` are categorical (the analysis takes plain strings too).
     - ``containers``: one row per container, columns of :class:`ContainerRow`
       plus ``first_seen``/``last_seen``; ``labels`` holds dicts.
     - ``events``: columns of :class:`EventRow`, sorted by ts.
@@ -324,6 +325,21 @@ def _numeric_columns(columns: Iterable[str] | None) -> list[str]:
     return [c for c in NUMERIC_SAMPLE_COLUMNS if c in wanted or c == "ts"]
 
 
+def _key_column(values: list[str], counts: Any) -> pd.Categorical:
+    """``values[i]`` repeated ``counts[i]`` times, as a categorical (codes, not strings).
+
+    A week of 5-minute samples repeats each key 2,016 times: as strings the two
+    key columns of 10,000 containers would take over a gigabyte.
+    """
+    import numpy as np
+    import pandas as pd
+
+    categories = sorted(set(values))
+    index = {v: i for i, v in enumerate(categories)}
+    codes = np.repeat(np.array([index[v] for v in values], dtype=np.int32), counts)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="str"))
+
+
 def _sample_frame(
     conn: sqlite3.Connection, where: str, params: list[Any], numeric: list[str]
 ) -> pd.DataFrame | None:
@@ -372,16 +388,8 @@ def _sample_frame(
         raise RuntimeFailure("the samples table changed while it was being read")
     frame = pd.DataFrame(block.T, columns=numeric, copy=False)
     counts = np.array([int(k[2]) for k in keys], dtype=np.int64)
-    codes = np.repeat(np.arange(len(keys), dtype=np.int64), counts)
     for pos, name in ((1, "container_id"), (0, "host")):
-        values = [str(k[pos]) for k in keys]
-        try:
-            import pyarrow as pa
-
-            column = pd.array(pa.array(values, type=pa.large_string()).take(codes), dtype="str")
-        except ImportError:  # pyarrow is an optional extra
-            column = pd.array(np.array(values, dtype=object)[codes], dtype="str")
-        frame.insert(0, name, column)
+        frame.insert(0, name, pd.Series(_key_column([str(k[pos]) for k in keys], counts)))
     return frame
 
 
@@ -418,6 +426,10 @@ def load(
                     params=params,
                 )
                 samples[numeric] = samples[numeric].astype("float64")
+                for key in ("host", "container_id"):
+                    samples[key] = pd.Categorical(
+                        [], categories=pd.Index([], dtype="str")
+                    )
             events = pd.read_sql_query(
                 f"SELECT {', '.join(EVENT_COLUMNS)} FROM events{where} ORDER BY ts",
                 conn,

@@ -112,6 +112,10 @@ def _changes(column: pd.Series) -> npt.NDArray[np.bool_] | None:
     if n < 2:
         return out
     values = column.array
+    if isinstance(values, pd.Categorical):  # the store's key columns: compare the codes
+        codes = values.codes
+        out[1:] = codes[1:] != codes[:-1]
+        return out
     if hasattr(values, "__arrow_array__"):  # Arrow-backed strings: compare in Arrow
         try:
             import pyarrow as pa
