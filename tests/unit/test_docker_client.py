@@ -373,6 +373,66 @@ def test_transport_failures_are_runtime_failures(handler: Handler, message: str)
         assert str(info.value) == message
 
 
+def _reset(_req: httpx.Request) -> httpx.Response:
+    try:
+        raise ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
+    except ConnectionResetError as exc:
+        raise httpx.ReadError("[Errno 104] Connection reset by peer") from exc
+
+
+def _disconnected(_req: httpx.Request) -> httpx.Response:
+    raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+
+
+TLS_HOST = resolve_host(
+    "tcp://engine.example:2376",
+    {"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "/nonexistent/certs"},
+    home="/nonexistent",
+)
+
+
+@pytest.mark.parametrize("handler", [_reset, _disconnected], ids=["reset", "disconnected"])
+def test_a_tls_engine_closing_the_connection_points_at_the_client_certificate(
+    handler: Handler,
+) -> None:
+    """TLS 1.3: a rejected client certificate often reaches the client as a reset."""
+    assert TLS_HOST.tls
+    client = DockerClient(TLS_HOST, transport=httpx.MockTransport(handler))
+    with client, pytest.raises(RuntimeFailure) as info:
+        client.negotiate()
+    message = str(info.value)
+    assert message.startswith(
+        "the Docker engine at tcp://engine.example:2376 closed the TLS connection ("
+    )
+    assert "reject the client certificate; check DOCKER_CERT_PATH" in message
+    if handler is _reset:
+        assert "(Connection reset by peer)" in message
+
+
+def test_a_tls_engine_resetting_after_the_first_call_is_a_lost_connection() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if request.url.path == "/version":
+            return httpx.Response(200, json={"ApiVersion": "1.41"})
+        return _reset(request)
+
+    client = DockerClient(TLS_HOST, transport=httpx.MockTransport(handler))
+    with client, pytest.raises(RuntimeFailure, match="lost the connection") as info:
+        client.negotiate()
+        client.info()
+    assert "certificate" not in str(info.value)
+    assert len(calls) == 2
+
+
+def test_a_plain_engine_resetting_is_a_lost_connection() -> None:
+    client = DockerClient(HOST, transport=httpx.MockTransport(_reset))
+    with client, pytest.raises(RuntimeFailure, match="lost the connection") as info:
+        client.negotiate()
+    assert "TLS" not in str(info.value)
+
+
 class _BrokenStream(httpx.SyncByteStream):
     def __iter__(self) -> Iterator[bytes]:
         yield JBR_STREAM.read_bytes().splitlines(keepends=True)[0]

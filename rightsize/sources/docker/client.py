@@ -152,6 +152,14 @@ def _json_or_none(response: httpx.Response) -> object:
         return None
 
 
+def _reason(chain: list[BaseException], exc: BaseException) -> str:
+    """The innermost OS error's text (``Connection reset by peer``), else ``exc``'s."""
+    os_errors = [err for err in chain if isinstance(err, OSError)]
+    if os_errors and os_errors[-1].strerror:
+        return str(os_errors[-1].strerror)
+    return str(exc) or type(exc).__name__
+
+
 def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
     current: BaseException | None = exc
@@ -353,15 +361,24 @@ class _ClientBase:
                 f"TLS handshake with the Docker engine at {self.host.url} failed: {exc}; "
                 f"check DOCKER_CERT_PATH and DOCKER_TLS_VERIFY"
             )
+        closed = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+        if self.host.tls and self._api_version is None and (
+            any(isinstance(err, closed) for err in chain)
+            or isinstance(exc, httpx.RemoteProtocolError)
+        ):
+            # TLS 1.3 finishes the client's side of the handshake before the engine checks
+            # the client certificate: a rejection shows up as a reset on the first request
+            # (later, after a successful call, a reset is a lost connection like any other)
+            return RuntimeFailure(
+                f"the Docker engine at {self.host.url} closed the TLS connection "
+                f"({_reason(chain, exc)}): engines do that when they reject the client "
+                f"certificate; check DOCKER_CERT_PATH and DOCKER_TLS_VERIFY"
+            )
         if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
             return RuntimeFailure(
                 f"the Docker engine at {self.host.url} did not answer in time: {type(exc).__name__}"
             )
-        os_errors = [err for err in chain if isinstance(err, OSError)]
-        if os_errors and os_errors[-1].strerror:
-            reason = str(os_errors[-1].strerror)
-        else:
-            reason = str(exc) or type(exc).__name__
+        reason = _reason(chain, exc)
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | OSError):
             return RuntimeFailure(
                 f"cannot reach the Docker engine at {self.host.url}: {reason}; is dockerd running?"
