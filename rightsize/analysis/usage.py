@@ -95,9 +95,13 @@ class Usage:
 
 
 def _col(df: pd.DataFrame, name: str, n: int) -> FloatArray:
+    """Column ``name`` as float64 with NaN for missing (a view when it already is one)."""
     if name not in df.columns:
         return np.full(n, np.nan)
-    return np.asarray(df[name].to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+    column = df[name]
+    if column.dtype == np.float64:
+        return np.asarray(column.to_numpy(), dtype=np.float64)
+    return np.asarray(column.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
 def _changes(column: pd.Series) -> npt.NDArray[np.bool_] | None:
@@ -169,6 +173,108 @@ def _diff(values: FloatArray) -> FloatArray:
     return out
 
 
+#: rows per block of whole containers: the per-row passes run block by block so that
+#: their temporaries stay small (a week of 10,000 containers is 20 M rows)
+_BLOCK_ROWS = 1 << 19
+_COMPUTED = (
+    "interval",
+    "cpu",
+    "throttled_share",
+    "throttled_seconds",
+    "periods",
+    "throttled_periods",
+)
+
+
+def _blocks(starts_at: IntArray, size: int) -> list[tuple[int, int]]:
+    """Row ranges of whole containers, each about ``size`` rows (one container may be more)."""
+    total = int(starts_at[-1])
+    out: list[tuple[int, int]] = []
+    lo = 0
+    while lo < total:
+        # the last container start at or below lo + size, past lo
+        k = int(np.searchsorted(starts_at, lo + size, side="right")) - 1
+        hi = int(starts_at[k]) if starts_at[k] > lo else int(starts_at[k + 1])
+        hi = min(max(hi, lo + 1), total)
+        out.append((lo, hi))
+        lo = hi
+    return out
+
+
+def _usage_block(
+    lo: int,
+    hi: int,
+    all_codes: IntArray,
+    all_ts: FloatArray,
+    inputs: dict[str, FloatArray],
+    all_reset: npt.NDArray[np.bool_],
+    eligible: npt.NDArray[np.bool_],
+    gap_factor: float,
+    out: dict[str, FloatArray],
+    dts_out: FloatArray,
+    oom_kills: FloatArray,
+    oom_rows: list[tuple[str, str, float, int, str]],
+    keys: list[tuple[str, str]],
+) -> IntArray:
+    """The per-row rules on rows ``lo:hi`` (whole containers); returns the gap rows (local)."""
+    codes = all_codes[lo:hi]
+    first = int(codes[0])
+    local = codes - first
+    ts = all_ts[lo:hi]
+    reset = all_reset[lo:hi]
+    m = hi - lo
+    same = np.zeros(m, dtype=bool)
+    same[1:] = codes[1:] == codes[:-1]
+    dts = _diff(ts)
+    dts[~same] = np.nan
+    dts_out[lo:hi] = dts
+    forward = same & (dts > 0)
+
+    # gaps: Δts > gap_factor x the container's median interval
+    pos = np.where(forward, dts, np.nan)
+    ncodes = int(local[-1]) + 1
+    median = grouped_stats(local, pos, ncodes, quantiles=(0.5,)).quantiles[:, 0][local]
+    gap = forward & (pos > gap_factor * median)
+    ok = forward & ~gap
+    interval = np.where(ok, dts, np.nan)
+    valid = ok & ~reset
+
+    # CPU
+    cpu_ns = inputs["cpu_total_ns"][lo:hi]
+    dcpu = _diff(cpu_ns)
+    cpu = np.where(valid & (dcpu >= 0), dcpu / np.where(valid, dts, 1.0) / 1e9, np.nan)
+    rate = inputs["cpu_cores"][lo:hi]
+    use_rate = np.isnan(cpu_ns) & ~np.isnan(rate)
+    if use_rate.any():
+        cpu = np.where(use_rate, np.maximum(rate, 0.0), cpu)
+        interval = np.where(use_rate & np.isnan(interval) & forward, median, interval)
+    out["interval"][lo:hi] = interval
+    out["cpu"][lo:hi] = cpu
+
+    # throttling
+    dp = _diff(inputs["periods"][lo:hi])
+    dtp = _diff(inputs["throttled_periods"][lo:hi])
+    dtn = _diff(inputs["throttled_ns"][lo:hi])
+    t_ok = valid & (dp >= 0) & (dtp >= 0) & (dtn >= 0)
+    out["periods"][lo:hi] = np.where(t_ok, dp, np.nan)
+    out["throttled_periods"][lo:hi] = np.where(t_ok, dtp, np.nan)
+    out["throttled_seconds"][lo:hi] = np.where(t_ok, dtn / 1e9, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(t_ok & (dp > 0), dtp / np.where(dp > 0, dp, 1.0), np.nan)
+    out["throttled_share"][lo:hi] = np.minimum(share, 1.0)
+
+    # failcnt growth, for containers with no oom event, on hosts that count OOMs there
+    dfail = _diff(inputs["mem_failcnt"][lo:hi])
+    grow = same & (dfail > 0) & ~reset
+    if grow.any():
+        grow &= eligible[codes]
+        for i in np.flatnonzero(grow):
+            h, c = keys[codes[i]]
+            oom_rows.append((h, c, float(ts[i]), int(dfail[i]), "failcnt"))
+        oom_kills[lo:hi] += np.where(grow, dfail, 0.0)
+    return np.flatnonzero(gap).astype(np.int64)
+
+
 def usage_series(
     samples: pd.DataFrame,
     events: pd.DataFrame | None = None,
@@ -207,21 +313,9 @@ def usage_series(
         )
 
     ts = _col(samples, "ts", n)
-    same = np.zeros(n, dtype=bool)
-    same[1:] = codes[1:] == codes[:-1]
-    dts = _diff(ts)
-    dts[~same] = np.nan
-    forward = same & (dts > 0)
-
-    # gaps: Δts > gap_factor x the container's median interval
-    pos = np.where(forward, dts, np.nan)
-    median = grouped_stats(codes, pos, len(keys), quantiles=(0.5,)).quantiles[:, 0][codes]
-    gap = forward & (pos > gap_factor * median)
-    ok = forward & ~gap
-    interval = np.where(ok, dts, np.nan)
+    starts_at = np.concatenate(([0], np.cumsum(np.bincount(codes, minlength=len(keys)))))
 
     # restarts the counters may not show: start/restart events inside an interval
-    starts_at = np.concatenate(([0], np.cumsum(np.bincount(codes, minlength=len(keys)))))
     index = {k: i for i, k in enumerate(keys)}
     ev = (
         events
@@ -251,73 +345,70 @@ def usage_series(
             restart_rows = rows[~is_oom]
             reset[restart_rows[(restart_rows > lo) & (restart_rows < hi)]] = True
 
-    valid = ok & ~reset
-
-    # CPU
-    cpu_ns = _col(samples, "cpu_total_ns", n)
-    dcpu = _diff(cpu_ns)
-    cpu = np.where(valid & (dcpu >= 0), dcpu / np.where(valid, dts, 1.0) / 1e9, np.nan)
-    rate = _col(samples, "cpu_cores", n)
-    use_rate = np.isnan(cpu_ns) & ~np.isnan(rate)
-    if use_rate.any():
-        cpu = np.where(use_rate, np.maximum(rate, 0.0), cpu)
-        interval = np.where(use_rate & np.isnan(interval) & forward, median, interval)
-
-    # throttling
-    dp = _diff(_col(samples, "periods", n))
-    dtp = _diff(_col(samples, "throttled_periods", n))
-    dtn = _diff(_col(samples, "throttled_ns", n))
-    t_ok = valid & (dp >= 0) & (dtp >= 0) & (dtn >= 0)
-    periods = np.where(t_ok, dp, np.nan)
-    throttled_periods = np.where(t_ok, dtp, np.nan)
-    throttled_seconds = np.where(t_ok, dtn / 1e9, np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(t_ok & (dp > 0), dtp / np.where(dp > 0, dp, 1.0), np.nan)
-    share = np.minimum(share, 1.0)
-
-    # failcnt growth, for containers with no oom event, on hosts that count OOMs there
-    failcnt = _col(samples, "mem_failcnt", n)
-    dfail = _diff(failcnt)
-    grow = same & (dfail > 0) & ~reset
-    if grow.any():
-        with_events = {(h, c) for h, c, *_ in oom_rows}
-        eligible = np.array(
-            [
-                k not in with_events and (failcnt_hosts is None or k[0] in failcnt_hosts)
-                for k in keys
-            ],
-            dtype=bool,
+    # failcnt counts OOMs only for containers without oom events, on hosts that count there
+    with_events = {(h, c) for h, c, *_ in oom_rows}
+    eligible = np.array(
+        [k not in with_events and (failcnt_hosts is None or k[0] in failcnt_hosts) for k in keys],
+        dtype=bool,
+    )
+    inputs = {
+        name: _col(samples, name, n)
+        for name in (
+            "cpu_total_ns",
+            "cpu_cores",
+            "periods",
+            "throttled_periods",
+            "throttled_ns",
+            "mem_failcnt",
         )
-        grow &= eligible[codes]
-        for i in np.flatnonzero(grow):
-            h, c = keys[codes[i]]
-            oom_rows.append((h, c, float(ts[i]), int(dfail[i]), "failcnt"))
-        oom_kills = oom_kills + np.where(grow, dfail, 0.0)
+    }
+    out = {name: np.empty(n, dtype=np.float64) for name in _COMPUTED}
+    gap_rows: list[IntArray] = []
+    dts_all = np.empty(n, dtype=np.float64)
+    for lo, hi in _blocks(starts_at, _BLOCK_ROWS):
+        gap_rows.append(
+            lo
+            + _usage_block(
+                lo,
+                hi,
+                codes,
+                ts,
+                inputs,
+                reset,
+                eligible,
+                gap_factor,
+                out,
+                dts_all,
+                oom_kills,
+                oom_rows,
+                keys,
+            )
+        )
+    gi = np.concatenate(gap_rows) if gap_rows else np.empty(0, dtype=np.int64)
 
     frame = pd.DataFrame(
         {
             "host": samples["host"].reset_index(drop=True),
             "container_id": samples["container_id"].reset_index(drop=True),
             "ts": ts,
-            "interval": interval,
-            "cpu": cpu,
+            "interval": out["interval"],
+            "cpu": out["cpu"],
             "memory": _col(samples, "mem_working_set", n),
-            "throttled_share": share,
-            "throttled_seconds": throttled_seconds,
-            "periods": periods,
-            "throttled_periods": throttled_periods,
+            "throttled_share": out["throttled_share"],
+            "throttled_seconds": out["throttled_seconds"],
+            "periods": out["periods"],
+            "throttled_periods": out["throttled_periods"],
             "oom_kills": oom_kills,
         },
         copy=False,
     )
-    gi = np.flatnonzero(gap)
     gaps = pd.DataFrame(
         {
             "host": [keys[codes[i]][0] for i in gi],
             "container_id": [keys[codes[i]][1] for i in gi],
             "start": ts[gi - 1],
             "end": ts[gi],
-            "seconds": dts[gi],
+            "seconds": dts_all[gi],
         },
         columns=list(GAP_COLUMNS),
     )

@@ -197,3 +197,74 @@ def test_analysis_on_its_input_columns_equals_analysis_on_every_column() -> None
 
     assert doc(full) == doc(part)
     pd.testing.assert_frame_equal(full.usage, part.usage, check_exact=True)
+
+
+def _random_samples(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A few containers with resets, NaNs, clock steps, duplicates, gaps and events."""
+    rows = []
+    k = int(rng.integers(1, 6))
+    for c in range(k):
+        m = int(rng.integers(1, 40))
+        ts = np.cumsum(rng.choice([1.0, 1.0, 1.0, 5.0, 0.0, -1.0], size=m)) + rng.random()
+        cpu = np.cumsum(rng.integers(-2, 10, size=m)).astype(float) * 1e8
+        cpu[rng.random(m) < 0.1] = np.nan
+        cores = np.where(rng.random(m) < 0.3, rng.random(m), np.nan)
+        periods = np.cumsum(rng.integers(-1, 5, size=m)).astype(float)
+        throttled = np.cumsum(rng.integers(-1, 3, size=m)).astype(float)
+        fail = np.cumsum(rng.integers(0, 2, size=m)).astype(float)
+        for i in range(m):
+            rows.append(
+                {
+                    "host": f"h{c % 2}",
+                    "container_id": f"c{c}",
+                    "ts": ts[i],
+                    "cpu_total_ns": cpu[i],
+                    "cpu_cores": cores[i],
+                    "periods": periods[i],
+                    "throttled_periods": throttled[i],
+                    "throttled_ns": throttled[i] * 1e6,
+                    "mem_failcnt": fail[i],
+                    "mem_working_set": rng.random() * 1e9,
+                }
+            )
+    events = [
+        {
+            "host": f"h{c % 2}",
+            "container_id": f"c{c}",
+            "ts": float(rng.random() * 40),
+            "action": str(rng.choice(["oom", "start", "restart", "die"])),
+        }
+        for c in rng.integers(0, k + 1, size=int(rng.integers(0, 5)))
+    ]
+    return pd.DataFrame(rows), pd.DataFrame(
+        events, columns=["host", "container_id", "ts", "action"]
+    )
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_usage_series_blocks_do_not_change_the_result(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The per-row rules run block by block: any block size gives the same usage."""
+    import rightsize.analysis.usage as usage
+
+    samples, events = _random_samples(np.random.default_rng(seed))
+    if seed % 3 == 0:  # rows not grouped by container
+        samples = samples.sample(frac=1, random_state=seed).reset_index(drop=True)
+    whole = usage.usage_series(samples, events, failcnt_hosts=["h0"])
+    for size in (1, 3):
+        monkeypatch.setattr(usage, "_BLOCK_ROWS", size)
+        blocks = usage.usage_series(samples, events, failcnt_hosts=["h0"])
+        pd.testing.assert_frame_equal(blocks.frame, whole.frame, check_exact=True)
+        pd.testing.assert_frame_equal(blocks.gaps, whole.gaps, check_exact=True)
+        pd.testing.assert_frame_equal(blocks.ooms, whole.ooms, check_exact=True)
+        assert np.array_equal(blocks.codes, whole.codes) and blocks.keys == whole.keys
+
+
+def test_blocks_hold_whole_containers() -> None:
+    from rightsize.analysis.usage import _blocks
+
+    starts = np.array([0, 3, 4, 10, 11, 12], dtype=np.int64)
+    assert _blocks(starts, 1) == [(0, 3), (3, 4), (4, 10), (10, 11), (11, 12)]
+    assert _blocks(starts, 4) == [(0, 4), (4, 10), (10, 12)]
+    assert _blocks(starts, 100) == [(0, 12)]
