@@ -137,6 +137,30 @@ def _sized(rec: Recommendation | None) -> Recommendation | None:
     return rec if any(v is not None for v in values) else None
 
 
+#: rows per block in :func:`peak_of_sum` (whole containers): keeps its temporaries small
+_PEAK_BLOCK_ROWS = 1 << 19
+#: up to this many (host, bin) slots the per-bin sums are one dense array
+_DENSE_BINS = 20_000_000
+
+
+def _row_blocks(codes: IntArray, size: int) -> list[tuple[int, int]]:
+    """Row ranges of about ``size`` rows that never split a run of equal (sorted) codes."""
+    n = codes.size
+    out: list[tuple[int, int]] = []
+    lo = 0
+    while lo < n:
+        if lo + size >= n:
+            out.append((lo, n))
+            break
+        code = codes[lo + size]
+        hi = int(np.searchsorted(codes, code, side="left"))
+        if hi <= lo:  # one container longer than a block
+            hi = int(np.searchsorted(codes, code, side="right"))
+        out.append((lo, hi))
+        lo = hi
+    return out
+
+
 def peak_of_sum(
     host_codes: IntArray,
     container_codes: IntArray,
@@ -150,41 +174,94 @@ def peak_of_sum(
 
     Time is cut into bins of ``width[host]`` seconds from ``start[host]``;
     each container's readings in a bin are averaged, then summed per bin.
-    NaN values are ignored; hosts without values get NaN.
+    NaN values are ignored; hosts without values get NaN. Rows grouped by
+    container and in time order within each (the usage frame's usual order)
+    are done in blocks of whole containers, adding to the per-bin sums in row
+    order (the same sums, to the bit, as one pass); other orders are sorted
+    first.
     """
     if ts.size == 0:
         return [np.full(nhosts, np.nan) for _ in values]
-    w = np.where(width > 0, width, 1.0)[host_codes]
-    bins = ((ts - start[host_codes]) / w).astype(np.int64)
-    nb = int(bins.max()) + 1
-    key = container_codes.astype(np.int64) * nb + bins
-    order: IntArray | None = None
-    if np.any(key[1:] < key[:-1]):
-        order = np.argsort(key, kind="stable")
-        key = key[order]
-    first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-    hc = host_codes if order is None else host_codes[order]
-    host_bin = hc[first].astype(np.int64) * nb + key[first] % nb
-    dense = nhosts * nb <= 20_000_000
-    if not dense:
-        slots, inverse = np.unique(host_bin, return_inverse=True)
+    w = np.where(width > 0, width, 1.0)
+    unsorted = bool(np.any(container_codes[1:] < container_codes[:-1]))
+    blocks = [] if unsorted else _row_blocks(container_codes, _PEAK_BLOCK_ROWS)
+    nb = 1
+    for lo, hi in blocks:
+        c, t = container_codes[lo:hi], ts[lo:hi]
+        if np.any((c[1:] == c[:-1]) & (t[1:] < t[:-1])):  # a clock step back
+            unsorted = True
+            break
+        h = host_codes[lo:hi]
+        nb = max(nb, int(((t - start[h]) / w[h]).astype(np.int64).max()) + 1)
+    if unsorted:
+        return _peak_of_sum_unsorted(host_codes, container_codes, ts, values, nhosts, w, start)
+    dense = nhosts * nb <= _DENSE_BINS
+    per_bin = [np.zeros(nhosts * nb) for _ in values] if dense else []
+    seen = [np.zeros(nhosts * nb, dtype=bool) for _ in values] if dense else []
+    parts: list[list[tuple[IntArray, FloatArray, npt.NDArray[np.bool_]]]] = [[] for _ in values]
+    for lo, hi in blocks:
+        h = host_codes[lo:hi]
+        bins = ((ts[lo:hi] - start[h]) / w[h]).astype(np.int64)
+        key = container_codes[lo:hi].astype(np.int64) * nb + bins
+        first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+        host_bin = h[first].astype(np.int64) * nb + bins[first]
+        for k, v in enumerate(values):
+            means, has = _bin_means(v[lo:hi], first)
+            if dense:
+                np.add.at(per_bin[k], host_bin, means)
+                seen[k][host_bin[has]] = True
+            else:
+                parts[k].append((host_bin, means, has))
     out = []
-    for v in values:
-        v = v if order is None else v[order]
-        known = ~np.isnan(v)
-        sums = np.add.reduceat(np.where(known, v, 0.0), first)
-        counts = np.add.reduceat(known.astype(np.int64), first)
-        means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
-        seen_w = (counts > 0).astype(np.float64)
-        if dense:  # one slot per (host, bin)
-            per_bin = np.bincount(host_bin, weights=means, minlength=nhosts * nb)
-            seen = np.bincount(host_bin, weights=seen_w, minlength=nhosts * nb) > 0
-            peak = np.where(seen, per_bin, -np.inf).reshape(nhosts, nb).max(axis=1)
-        else:  # only the bins that hold readings
-            per_slot = np.bincount(inverse, weights=means)
-            seen_slot = np.bincount(inverse, weights=seen_w) > 0
+    for k in range(len(values)):
+        if dense:
+            peak = np.where(seen[k], per_bin[k], -np.inf).reshape(nhosts, nb).max(axis=1)
+        else:
+            host_bin = np.concatenate([p[0] for p in parts[k]])
+            slots, inverse = np.unique(host_bin, return_inverse=True)
+            per_slot = np.bincount(inverse, weights=np.concatenate([p[1] for p in parts[k]]))
+            seen_slot = (
+                np.bincount(inverse, weights=np.concatenate([p[2] for p in parts[k]])) > 0
+            )
             peak = np.full(nhosts, -np.inf)
             np.maximum.at(peak, slots[seen_slot] // nb, per_slot[seen_slot])
+        out.append(np.where(np.isfinite(peak), peak, np.nan))
+    return out
+
+
+def _bin_means(v: FloatArray, first: IntArray) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Mean of the known values of each run starting at ``first`` (0 if none), and whether any."""
+    known = ~np.isnan(v)
+    sums = np.add.reduceat(np.where(known, v, 0.0), first)
+    counts = np.add.reduceat(known.astype(np.int64), first)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), 0.0), counts > 0
+
+
+def _peak_of_sum_unsorted(
+    host_codes: IntArray,
+    container_codes: IntArray,
+    ts: FloatArray,
+    values: Sequence[FloatArray],
+    nhosts: int,
+    w: FloatArray,
+    start: FloatArray,
+) -> list[FloatArray]:
+    """:func:`peak_of_sum` for rows not grouped by container: one pass after a sort."""
+    bins = ((ts - start[host_codes]) / w[host_codes]).astype(np.int64)
+    nb = int(bins.max()) + 1
+    key = container_codes.astype(np.int64) * nb + bins
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+    host_bin = host_codes[order][first].astype(np.int64) * nb + key[first] % nb
+    slots, inverse = np.unique(host_bin, return_inverse=True)
+    out = []
+    for v in values:
+        means, has = _bin_means(v[order], first)
+        per_slot = np.bincount(inverse, weights=means)
+        seen_slot = np.bincount(inverse, weights=has.astype(np.float64)) > 0
+        peak = np.full(nhosts, -np.inf)
+        np.maximum.at(peak, slots[seen_slot] // nb, per_slot[seen_slot])
         out.append(np.where(np.isfinite(peak), peak, np.nan))
     return out
 
