@@ -189,8 +189,10 @@ def grouped_stats(
     statistics, exactly as ``numpy.percentile``'s default does.
     """
     keep = ~np.isnan(values)
-    c = codes[keep]
-    v = values[keep]
+    if keep.all():  # no copies (working sets have no NaN)
+        c, v = codes, values
+    else:
+        c, v = codes[keep], values[keep]
     count = np.bincount(c, minlength=ngroups).astype(np.int64)
     starts = np.concatenate(([0], np.cumsum(count)[:-1])).astype(np.int64)
     if v.size and v.size >= 50 * ngroups and not np.any(c[1:] < c[:-1]):
@@ -223,7 +225,7 @@ def grouped_stats(
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(has, np.bincount(c, weights=v, minlength=ngroups) / count, np.nan)
     if interval is not None:
-        iv = interval[keep]
+        iv = interval if v is values else interval[keep]
         duration = np.bincount(c, weights=np.nan_to_num(iv), minlength=ngroups).astype(np.float64)
     else:
         duration = np.zeros(ngroups, dtype=np.float64)
