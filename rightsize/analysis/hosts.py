@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rightsize.analysis.usage import container_blocks
 from rightsize.model import Declared, Recommendation
 
 __all__ = ["HostContainer", "HostSummary", "Totals", "host_summaries", "peak_of_sum"]
@@ -143,24 +144,6 @@ _PEAK_BLOCK_ROWS = 1 << 19
 _DENSE_BINS = 20_000_000
 
 
-def _row_blocks(codes: IntArray, size: int) -> list[tuple[int, int]]:
-    """Row ranges of about ``size`` rows that never split a run of equal (sorted) codes."""
-    n = codes.size
-    out: list[tuple[int, int]] = []
-    lo = 0
-    while lo < n:
-        if lo + size >= n:
-            out.append((lo, n))
-            break
-        code = codes[lo + size]
-        hi = int(np.searchsorted(codes, code, side="left"))
-        if hi <= lo:  # one container longer than a block
-            hi = int(np.searchsorted(codes, code, side="right"))
-        out.append((lo, hi))
-        lo = hi
-    return out
-
-
 def peak_of_sum(
     host_codes: IntArray,
     container_codes: IntArray,
@@ -184,7 +167,7 @@ def peak_of_sum(
         return [np.full(nhosts, np.nan) for _ in values]
     w = np.where(width > 0, width, 1.0)
     unsorted = bool(np.any(container_codes[1:] < container_codes[:-1]))
-    blocks = [] if unsorted else _row_blocks(container_codes, _PEAK_BLOCK_ROWS)
+    blocks = [] if unsorted else container_blocks(container_codes, _PEAK_BLOCK_ROWS)
     nb = 1
     for lo, hi in blocks:
         c, t = container_codes[lo:hi], ts[lo:hi]

@@ -37,7 +37,14 @@ import pandas as pd
 
 from rightsize.analysis.workloads import grouped_stats
 
-__all__ = ["SAMPLE_INPUTS", "USAGE_COLUMNS", "Usage", "container_codes", "usage_series"]
+__all__ = [
+    "SAMPLE_INPUTS",
+    "USAGE_COLUMNS",
+    "Usage",
+    "container_blocks",
+    "container_codes",
+    "usage_series",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -186,16 +193,22 @@ _COMPUTED = (
 )
 
 
-def _blocks(starts_at: IntArray, size: int) -> list[tuple[int, int]]:
-    """Row ranges of whole containers, each about ``size`` rows (one container may be more)."""
-    total = int(starts_at[-1])
+def container_blocks(codes: IntArray, size: int) -> list[tuple[int, int]]:
+    """Row ranges of about ``size`` rows that never split a run of equal (sorted) codes.
+
+    A container with more rows than ``size`` is a block of its own.
+    """
+    n = codes.size
     out: list[tuple[int, int]] = []
     lo = 0
-    while lo < total:
-        # the last container start at or below lo + size, past lo
-        k = int(np.searchsorted(starts_at, lo + size, side="right")) - 1
-        hi = int(starts_at[k]) if starts_at[k] > lo else int(starts_at[k + 1])
-        hi = min(max(hi, lo + 1), total)
+    while lo < n:
+        if lo + size >= n:
+            out.append((lo, n))
+            break
+        code = codes[lo + size]
+        hi = int(np.searchsorted(codes, code, side="left"))
+        if hi <= lo:  # one container longer than a block
+            hi = int(np.searchsorted(codes, code, side="right"))
         out.append((lo, hi))
         lo = hi
     return out
@@ -365,7 +378,7 @@ def usage_series(
     out = {name: np.empty(n, dtype=np.float64) for name in _COMPUTED}
     gap_rows: list[IntArray] = []
     dts_all = np.empty(n, dtype=np.float64)
-    for lo, hi in _blocks(starts_at, _BLOCK_ROWS):
+    for lo, hi in container_blocks(codes, _BLOCK_ROWS):
         gap_rows.append(
             lo
             + _usage_block(

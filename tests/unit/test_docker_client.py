@@ -305,11 +305,20 @@ def test_stream_error_status_is_mapped() -> None:
         list(client.stats_stream("gone"))
 
 
-def _refused(_req: httpx.Request) -> httpx.Response:
-    try:
-        raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
-    except ConnectionRefusedError as exc:
-        raise httpx.ConnectError("[Errno 111] Connection refused") from exc
+def _wrapping(
+    cause: OSError, error: type[httpx.TransportError]
+) -> Handler:
+    """A handler raising ``error`` from ``cause``, as httpx wraps a socket error."""
+
+    def handler(_req: httpx.Request) -> httpx.Response:
+        raise error(f"[Errno {cause.errno}] {cause.strerror}") from cause
+
+    return handler
+
+
+_refused = _wrapping(
+    ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"), httpx.ConnectError
+)
 
 
 def _missing_socket(_req: httpx.Request) -> httpx.Response:
@@ -320,11 +329,7 @@ def _denied(_req: httpx.Request) -> httpx.Response:
     raise PermissionError(errno.EACCES, "Permission denied")
 
 
-def _denied_wrapped(_req: httpx.Request) -> httpx.Response:
-    try:
-        raise PermissionError(errno.EACCES, "Permission denied")
-    except PermissionError as exc:
-        raise httpx.ConnectError("[Errno 13] Permission denied") from exc
+_denied_wrapped = _wrapping(PermissionError(errno.EACCES, "Permission denied"), httpx.ConnectError)
 
 
 def _read_timeout(_req: httpx.Request) -> httpx.Response:
@@ -373,11 +378,9 @@ def test_transport_failures_are_runtime_failures(handler: Handler, message: str)
         assert str(info.value) == message
 
 
-def _reset(_req: httpx.Request) -> httpx.Response:
-    try:
-        raise ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
-    except ConnectionResetError as exc:
-        raise httpx.ReadError("[Errno 104] Connection reset by peer") from exc
+_reset = _wrapping(
+    ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"), httpx.ReadError
+)
 
 
 def _disconnected(_req: httpx.Request) -> httpx.Response:

@@ -262,12 +262,12 @@ def test_usage_series_blocks_do_not_change_the_result(
 
 
 def test_blocks_hold_whole_containers() -> None:
-    from rightsize.analysis.usage import _blocks
+    from rightsize.analysis.usage import container_blocks
 
-    starts = np.array([0, 3, 4, 10, 11, 12], dtype=np.int64)
-    assert _blocks(starts, 1) == [(0, 3), (3, 4), (4, 10), (10, 11), (11, 12)]
-    assert _blocks(starts, 4) == [(0, 4), (4, 10), (10, 12)]
-    assert _blocks(starts, 100) == [(0, 12)]
+    codes = np.repeat(np.arange(5, dtype=np.int64), [3, 1, 6, 1, 1])  # starts 0 3 4 10 11
+    assert container_blocks(codes, 1) == [(0, 3), (3, 4), (4, 10), (10, 11), (11, 12)]
+    assert container_blocks(codes, 4) == [(0, 4), (4, 10), (10, 12)]
+    assert container_blocks(codes, 100) == [(0, 12)]
 
 
 @pytest.mark.parametrize("seed", range(30))
