@@ -64,8 +64,8 @@ class CollectOptions:
 
 
 @dataclass
-class CollectStats:
-    """Running totals, shown by the progress display and returned at the end."""
+class RunTotals:
+    """Running totals of a sampling loop (the Docker collector, the kubelet one)."""
 
     started: float = field(default_factory=time.monotonic)
     rounds: int = 0
@@ -73,12 +73,18 @@ class CollectStats:
     events: int = 0
     errors: int = 0
     containers: int = 0
-    hosts_up: int = 0
-    last_round_seconds: float = 0.0
 
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started
+
+
+@dataclass
+class CollectStats(RunTotals):
+    """Running totals, shown by the progress display and returned at the end."""
+
+    hosts_up: int = 0
+    last_round_seconds: float = 0.0
 
 
 @dataclass

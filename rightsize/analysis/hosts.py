@@ -181,33 +181,54 @@ def peak_of_sum(
     dense = nhosts * nb <= _DENSE_BINS
     per_bin = [np.zeros(nhosts * nb) for _ in values] if dense else []
     seen = [np.zeros(nhosts * nb, dtype=bool) for _ in values] if dense else []
-    parts: list[list[tuple[IntArray, FloatArray, npt.NDArray[np.bool_]]]] = [[] for _ in values]
+    slot_parts: list[IntArray] = []  # sparse: the (host, bin) of each run, block by block
+    mean_parts: list[list[tuple[FloatArray, npt.NDArray[np.bool_]]]] = [[] for _ in values]
     for lo, hi in blocks:
         h = host_codes[lo:hi]
         bins = ((ts[lo:hi] - start[h]) / w[h]).astype(np.int64)
         key = container_codes[lo:hi].astype(np.int64) * nb + bins
         first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
         host_bin = h[first].astype(np.int64) * nb + bins[first]
+        if not dense:
+            slot_parts.append(host_bin)
         for k, v in enumerate(values):
             means, has = _bin_means(v[lo:hi], first)
             if dense:
                 np.add.at(per_bin[k], host_bin, means)
                 seen[k][host_bin[has]] = True
             else:
-                parts[k].append((host_bin, means, has))
+                mean_parts[k].append((means, has))
+    if not dense:
+        runs = [
+            (np.concatenate([m for m, _ in parts]), np.concatenate([s for _, s in parts]))
+            for parts in mean_parts
+        ]
+        return _sparse_peaks(np.concatenate(slot_parts), runs, nhosts, nb)
     out = []
     for k in range(len(values)):
-        if dense:
-            peak = np.where(seen[k], per_bin[k], -np.inf).reshape(nhosts, nb).max(axis=1)
-        else:
-            host_bin = np.concatenate([p[0] for p in parts[k]])
-            slots, inverse = np.unique(host_bin, return_inverse=True)
-            per_slot = np.bincount(inverse, weights=np.concatenate([p[1] for p in parts[k]]))
-            seen_slot = (
-                np.bincount(inverse, weights=np.concatenate([p[2] for p in parts[k]])) > 0
-            )
-            peak = np.full(nhosts, -np.inf)
-            np.maximum.at(peak, slots[seen_slot] // nb, per_slot[seen_slot])
+        peak = np.where(seen[k], per_bin[k], -np.inf).reshape(nhosts, nb).max(axis=1)
+        out.append(np.where(np.isfinite(peak), peak, np.nan))
+    return out
+
+
+def _sparse_peaks(
+    host_bin: IntArray,
+    runs: Sequence[tuple[FloatArray, npt.NDArray[np.bool_]]],
+    nhosts: int,
+    nb: int,
+) -> list[FloatArray]:
+    """Per value, per host, the largest per-bin sum of the run means over the slots seen.
+
+    ``host_bin`` is each run's (host, bin) slot; ``runs`` holds, per value, each
+    run's mean and whether it had any reading.
+    """
+    slots, inverse = np.unique(host_bin, return_inverse=True)
+    out = []
+    for means, has in runs:
+        per_slot = np.bincount(inverse, weights=means)
+        seen_slot = np.bincount(inverse, weights=has.astype(np.float64)) > 0
+        peak = np.full(nhosts, -np.inf)
+        np.maximum.at(peak, slots[seen_slot] // nb, per_slot[seen_slot])
         out.append(np.where(np.isfinite(peak), peak, np.nan))
     return out
 
@@ -237,16 +258,7 @@ def _peak_of_sum_unsorted(
     key = key[order]
     first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
     host_bin = host_codes[order][first].astype(np.int64) * nb + key[first] % nb
-    slots, inverse = np.unique(host_bin, return_inverse=True)
-    out = []
-    for v in values:
-        means, has = _bin_means(v[order], first)
-        per_slot = np.bincount(inverse, weights=means)
-        seen_slot = np.bincount(inverse, weights=has.astype(np.float64)) > 0
-        peak = np.full(nhosts, -np.inf)
-        np.maximum.at(peak, slots[seen_slot] // nb, per_slot[seen_slot])
-        out.append(np.where(np.isfinite(peak), peak, np.nan))
-    return out
+    return _sparse_peaks(host_bin, [_bin_means(v[order], first) for v in values], nhosts, nb)
 
 
 def host_summaries(

@@ -66,8 +66,7 @@ def qos_options(rec: Recommendation, cpu: ResourceStats) -> tuple[QosOption, ...
     p99 = cpu.p99 if math.isfinite(cpu.p99) else 0.0
     burst = round_cpu_up(p99 * (1 + GUARANTEED_CPU_MARGIN))
     g_cpu = max(rec.cpu_request, rec.cpu_limit or 0.0, burst)
-    g_mem = max(rec.memory_request, mem_limit or 0)
-    g_mem = round_memory_up(g_mem)
+    g_mem = round_memory_up(max(rec.memory_request, mem_limit or 0))
     extra = g_cpu - rec.cpu_request
     g_note = (
         f"request = limit; CPU {format_cpu(g_cpu)} covers the p99 of usage "

@@ -214,78 +214,73 @@ def container_blocks(codes: IntArray, size: int) -> list[tuple[int, int]]:
     return out
 
 
+@dataclass(frozen=True)
+class _Block:
+    """What :func:`_usage_block` computes for one block of rows."""
+
+    columns: dict[str, FloatArray]  # the ``_COMPUTED`` columns
+    gaps: IntArray  # rows (in the block) that end a gap
+    failcnt_kills: FloatArray  # OOM kills from mem_failcnt growth, per row (0 elsewhere)
+
+
 def _usage_block(
-    lo: int,
-    hi: int,
-    all_codes: IntArray,
-    all_ts: FloatArray,
+    codes: IntArray,
+    ts: FloatArray,
     inputs: dict[str, FloatArray],
-    all_reset: npt.NDArray[np.bool_],
+    reset: npt.NDArray[np.bool_],
     eligible: npt.NDArray[np.bool_],
     gap_factor: float,
-    out: dict[str, FloatArray],
-    dts_out: FloatArray,
-    oom_kills: FloatArray,
-    oom_rows: list[tuple[str, str, float, int, str]],
-    keys: list[tuple[str, str]],
-) -> IntArray:
-    """The per-row rules on rows ``lo:hi`` (whole containers); returns the gap rows (local)."""
-    codes = all_codes[lo:hi]
-    first = int(codes[0])
-    local = codes - first
-    ts = all_ts[lo:hi]
-    reset = all_reset[lo:hi]
-    m = hi - lo
-    same = np.zeros(m, dtype=bool)
+) -> _Block:
+    """The per-row rules on the rows of whole containers (``codes`` ascending)."""
+    local = codes - codes[0]
+    same = np.zeros(codes.size, dtype=bool)
     same[1:] = codes[1:] == codes[:-1]
     dts = _diff(ts)
     dts[~same] = np.nan
-    dts_out[lo:hi] = dts
     forward = same & (dts > 0)
 
     # gaps: Δts > gap_factor x the container's median interval
     pos = np.where(forward, dts, np.nan)
-    ncodes = int(local[-1]) + 1
-    median = grouped_stats(local, pos, ncodes, quantiles=(0.5,)).quantiles[:, 0][local]
+    median = grouped_stats(local, pos, int(local[-1]) + 1, quantiles=(0.5,)).quantiles[:, 0]
+    median = median[local]
     gap = forward & (pos > gap_factor * median)
     ok = forward & ~gap
     interval = np.where(ok, dts, np.nan)
     valid = ok & ~reset
 
     # CPU
-    cpu_ns = inputs["cpu_total_ns"][lo:hi]
+    cpu_ns = inputs["cpu_total_ns"]
     dcpu = _diff(cpu_ns)
     cpu = np.where(valid & (dcpu >= 0), dcpu / np.where(valid, dts, 1.0) / 1e9, np.nan)
-    rate = inputs["cpu_cores"][lo:hi]
+    rate = inputs["cpu_cores"]
     use_rate = np.isnan(cpu_ns) & ~np.isnan(rate)
     if use_rate.any():
         cpu = np.where(use_rate, np.maximum(rate, 0.0), cpu)
         interval = np.where(use_rate & np.isnan(interval) & forward, median, interval)
-    out["interval"][lo:hi] = interval
-    out["cpu"][lo:hi] = cpu
 
     # throttling
-    dp = _diff(inputs["periods"][lo:hi])
-    dtp = _diff(inputs["throttled_periods"][lo:hi])
-    dtn = _diff(inputs["throttled_ns"][lo:hi])
+    dp = _diff(inputs["periods"])
+    dtp = _diff(inputs["throttled_periods"])
+    dtn = _diff(inputs["throttled_ns"])
     t_ok = valid & (dp >= 0) & (dtp >= 0) & (dtn >= 0)
-    out["periods"][lo:hi] = np.where(t_ok, dp, np.nan)
-    out["throttled_periods"][lo:hi] = np.where(t_ok, dtp, np.nan)
-    out["throttled_seconds"][lo:hi] = np.where(t_ok, dtn / 1e9, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(t_ok & (dp > 0), dtp / np.where(dp > 0, dp, 1.0), np.nan)
-    out["throttled_share"][lo:hi] = np.minimum(share, 1.0)
 
     # failcnt growth, for containers with no oom event, on hosts that count OOMs there
-    dfail = _diff(inputs["mem_failcnt"][lo:hi])
-    grow = same & (dfail > 0) & ~reset
-    if grow.any():
-        grow &= eligible[codes]
-        for i in np.flatnonzero(grow):
-            h, c = keys[codes[i]]
-            oom_rows.append((h, c, float(ts[i]), int(dfail[i]), "failcnt"))
-        oom_kills[lo:hi] += np.where(grow, dfail, 0.0)
-    return np.flatnonzero(gap).astype(np.int64)
+    dfail = _diff(inputs["mem_failcnt"])
+    grow = same & (dfail > 0) & ~reset & eligible[codes]
+    return _Block(
+        columns={
+            "interval": interval,
+            "cpu": cpu,
+            "throttled_share": np.minimum(share, 1.0),
+            "throttled_seconds": np.where(t_ok, dtn / 1e9, np.nan),
+            "periods": np.where(t_ok, dp, np.nan),
+            "throttled_periods": np.where(t_ok, dtp, np.nan),
+        },
+        gaps=np.flatnonzero(gap).astype(np.int64),
+        failcnt_kills=np.where(grow, dfail, 0.0),
+    )
 
 
 def usage_series(
@@ -377,26 +372,22 @@ def usage_series(
     }
     out = {name: np.empty(n, dtype=np.float64) for name in _COMPUTED}
     gap_rows: list[IntArray] = []
-    dts_all = np.empty(n, dtype=np.float64)
     for lo, hi in container_blocks(codes, _BLOCK_ROWS):
-        gap_rows.append(
-            lo
-            + _usage_block(
-                lo,
-                hi,
-                codes,
-                ts,
-                inputs,
-                reset,
-                eligible,
-                gap_factor,
-                out,
-                dts_all,
-                oom_kills,
-                oom_rows,
-                keys,
-            )
+        block = _usage_block(
+            codes[lo:hi],
+            ts[lo:hi],
+            {name: values[lo:hi] for name, values in inputs.items()},
+            reset[lo:hi],
+            eligible,
+            gap_factor,
         )
+        for name in _COMPUTED:
+            out[name][lo:hi] = block.columns[name]
+        gap_rows.append(lo + block.gaps)
+        for i in np.flatnonzero(block.failcnt_kills):
+            h, c = keys[codes[lo + i]]
+            oom_rows.append((h, c, float(ts[lo + i]), int(block.failcnt_kills[i]), "failcnt"))
+        oom_kills[lo:hi] += block.failcnt_kills
     gi = np.concatenate(gap_rows) if gap_rows else np.empty(0, dtype=np.int64)
 
     frame = pd.DataFrame(
@@ -421,7 +412,7 @@ def usage_series(
             "container_id": [keys[codes[i]][1] for i in gi],
             "start": ts[gi - 1],
             "end": ts[gi],
-            "seconds": dts_all[gi],
+            "seconds": ts[gi] - ts[gi - 1],
         },
         columns=list(GAP_COLUMNS),
     )

@@ -37,6 +37,7 @@ from typing import Any
 
 import httpx
 
+from rightsize.collect import RunTotals
 from rightsize.errors import RuntimeFailure, UsageError
 from rightsize.rows import ContainerRow, EventRow, HostRow, SampleRow, container_row
 from rightsize.sources.prometheus import client_options, unreachable_error
@@ -186,20 +187,10 @@ def parse_summary(
 
 
 @dataclass
-class KubeletStats:
+class KubeletStats(RunTotals):
     """Running totals of :func:`collect_kubelet`."""
 
-    started: float = field(default_factory=time.monotonic)
-    rounds: int = 0
-    samples: int = 0
-    events: int = 0
-    errors: int = 0
-    containers: int = 0
     nodes: int = 0
-
-    @property
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
 
     def describe(self) -> str:
         return (
