@@ -1,7 +1,8 @@
 """Plot helpers for notebooks: each draws on ``ax`` (or a new one) and returns the Axes.
 
-They never call ``plt.show()``; Jupyter displays the figure. pyplot is only
-imported when no ``ax`` is given.
+They never call ``plt.show()``; Jupyter displays the figure once at the end
+of the cell (end the cell with ``;`` rather than also showing ``ax.figure``,
+which would display it twice). pyplot is only imported when no ``ax`` is given.
 """
 
 from __future__ import annotations
@@ -68,9 +69,10 @@ def plot_usage(result: AnalysisResult, workload: str, resource: str = "cpu",
     for value, label, style, colour in lines:
         if value is not None and math.isfinite(value):
             ax.axhline(value, ls=style, color=colour, lw=1.2, label=f"{label} {fmt(value)}")
-    ooms = mine.loc[mine["oom_kills"] > 0, "ts"] - start
-    for i, t in enumerate(ooms):
-        ax.axvline(t, color="black", lw=0.8, label="OOM kill" if i == 0 else None)
+    kills = mine.loc[mine["oom_kills"] > 0, ["ts", "oom_kills"]]
+    if len(kills):  # one collection for every kill: thousands stay one artist
+        ax.vlines(kills["ts"].unique() - start, 0, 1, transform=ax.get_xaxis_transform(),
+                  color="black", lw=0.8, label=f"OOM kill ({int(kills['oom_kills'].sum()):,})")
     ax.yaxis.set_major_formatter(_fmt(resource))
     ax.yaxis.set_major_locator(MaxNLocator(5))
     ax.set_ylim(bottom=0)
