@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import click
 
@@ -22,6 +22,10 @@ from rightsize.errors import (
     UsageError,
 )
 from rightsize.logs import setup_logging
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Awaitable
 
 log = logging.getLogger("rightsize")
 
@@ -49,9 +53,11 @@ DURATION = Duration()
 
 
 class TimeSpec(click.ParamType[float]):
-    """A point in time: a duration ago (``2h``), ISO 8601 or Unix seconds."""
+    """A point in time: a duration ago (``2h``), ISO 8601 (naive = UTC) or Unix seconds."""
 
     name = "time"
+    EXPECTED = ("expected a duration ago (90s, 2h, 7d), an ISO 8601 time "
+                "(2026-11-27T06:00:00Z, +01:00 offset, naive = UTC) or Unix seconds")
 
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
@@ -64,18 +70,37 @@ class TimeSpec(click.ParamType[float]):
         from rightsize.units import parse_duration
 
         text = str(value).strip()
+        when: float | None = None
         if text.replace(".", "", 1).isdigit():  # a bare number is Unix seconds
-            return float(text)
-        try:
-            return time.time() - parse_duration(text)
-        except UsageError:
-            pass
-        try:
-            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
-        except ValueError:
-            self.fail(f"{text!r}: expected a duration ago (2h, 7d), an ISO 8601 time "
-                      "(2026-11-27T06:00:00Z) or Unix seconds", param, ctx)
+            when = float(text)
+        else:
+            try:
+                when = time.time() - parse_duration(text)
+            except UsageError:
+                try:
+                    moment = datetime.fromisoformat(text)
+                    when = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+                except ValueError:
+                    pass
+        try:  # within datetime's years 1..9999, so every later use can format it
+            if when is not None:
+                datetime.fromtimestamp(when, UTC)
+        except (OverflowError, OSError, ValueError):
+            when = None
+        if when is None:
+            self.fail(f"{text!r}: {self.EXPECTED}", param, ctx)
+        return when
+
+
+def _check_window(since: float | None, until: float | None) -> None:
+    """``--since`` must come before ``--until``."""
+    if since is not None and until is not None and since >= until:
+        from datetime import UTC, datetime
+
+        def iso(t: float) -> str:
+            return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        raise UsageError(f"--since ({iso(since)}) must be before --until ({iso(until)})")
 
 
 TIME = TimeSpec()
@@ -185,6 +210,20 @@ def data_options(f: Any) -> Any:
     return f
 
 
+def source_options(source_help: str) -> Callable[[Any], Any]:
+    """``--source`` and the options of each source, shared by ``collect`` and ``run``."""
+
+    def decorate(f: Any) -> Any:
+        f = cluster_options(f)  # listed last in --help
+        f = click.option("--kubelet-url", "kubelet_urls", multiple=True, metavar="URL",
+                         help="Kubelet (https://node:10250) or API-server node proxy URL; "
+                              "repeatable.")(f)
+        return click.option("--source", type=click.Choice(["docker", "prometheus", "kubelet"]),
+                            default="docker", show_default=True, help=source_help)(f)
+
+    return decorate
+
+
 @dataclass
 class Settings:
     """Global options, shared by every command."""
@@ -196,31 +235,99 @@ class Settings:
     log_format: str
 
 
+_GLOBALS = "rightsize.globals"  # ctx.meta key (meta is shared by the whole context chain)
+
+
+class GlobalOption(click.Option):
+    """An option every command takes; the one given last (after the subcommand) wins."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, expose_value=False, callback=self._remember, **kwargs)
+
+    @staticmethod
+    def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        from click.core import ParameterSource
+
+        if param.name and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE:
+            ctx.meta.setdefault(_GLOBALS, {})[param.name] = value
+        return value
+
+
+def _global_params() -> list[click.Parameter]:
+    """Fresh instances of the global options, for one command."""
+    return [
+        GlobalOption(["--config"], type=click.Path(path_type=Path), default=None,
+                     help="Config file (default ./rightsize.toml or [tool.rightsize] in "
+                          "pyproject.toml)."),
+        GlobalOption(["--db"], type=click.Path(path_type=Path), default=None,
+                     help="The store (default data/rightsize.db, or RIGHTSIZE_DB)."),
+        GlobalOption(["-v", "--verbose"], count=True, help="More logging; tracebacks on errors."),
+        GlobalOption(["-q", "--quiet"], is_flag=True, help="Only warnings and errors."),
+        GlobalOption(["--log-format"], type=click.Choice(["text", "json"]), default="text",
+                     show_default=True, help="Log line format on stderr."),
+    ]
+
+
+def _apply_globals(ctx: click.Context) -> None:
+    """Settle the global options given so far into ``ctx.obj`` and set up logging."""
+    from rightsize.store import default_db_path
+
+    given = ctx.meta.get(_GLOBALS, {})
+    settings = Settings(config=given.get("config"), db=given.get("db") or default_db_path(),
+                        verbose=given.get("verbose", 0), quiet=given.get("quiet", False),
+                        log_format=given.get("log_format", "text"))
+    ctx.obj = settings
+    setup_logging(settings.verbose, settings.quiet, settings.log_format)
+
+
+class GlobalsCommand(click.Command):
+    """A command taking the global options (listed under their own heading in --help)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(_global_params())
+
+    def invoke(self, ctx: click.Context) -> Any:
+        _apply_globals(ctx)
+        return super().invoke(ctx)
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        own: list[tuple[str, str]] = []
+        shared: list[tuple[str, str]] = []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None and not isinstance(param, click.Argument):
+                (shared if isinstance(param, GlobalOption) else own).append(record)
+        for title, rows in (("Options", own), ("Global options", shared)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
+class GlobalsGroup(GlobalsCommand, click.Group):
+    """A group whose commands and subgroups all take the global options."""
+
+    command_class = GlobalsCommand
+    group_class = type  # subgroups (lab) are GlobalsGroups too
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_options(ctx, formatter)
+        self.format_commands(ctx, formatter)
+
+
 def _settings(ctx: click.Context) -> Settings:
     obj = ctx.find_object(Settings)
     assert obj is not None
     return obj
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
-              help="Config file (default ./rightsize.toml or [tool.rightsize] in pyproject.toml).")
-@click.option("--db", type=click.Path(path_type=Path), default=None,
-              help="The store (default data/rightsize.db, or RIGHTSIZE_DB).")
-@click.option("-v", "--verbose", count=True, help="More logging; tracebacks on errors.")
-@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Log line format on stderr.")
+@click.group(cls=GlobalsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="rightsize")
-@click.pass_context
-def cli(ctx: click.Context, config: Path | None, db: Path | None, verbose: int, quiet: bool,
-        log_format: str) -> None:
-    """rightsize: are your containers asking for the right CPU and memory?"""
-    from rightsize.store import default_db_path
+def cli() -> None:
+    """rightsize: are your containers asking for the right CPU and memory?
 
-    setup_logging(verbose, quiet, log_format)
-    ctx.obj = Settings(config=config, db=db or default_db_path(), verbose=verbose, quiet=quiet,
-                       log_format=log_format)
+    The global options work before or after the command (after it wins).
+    """
 
 
 def _filters(values: Sequence[str]) -> dict[str, list[str]]:
@@ -242,14 +349,10 @@ def _filters(values: Sequence[str]) -> dict[str, list[str]]:
               help="Docker filter, repeatable: label=app=web, name=api.")
 @click.option("--record", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Also write the raw engine payloads (secrets stripped) to this folder.")
-@click.option("--source", type=click.Choice(["docker", "prometheus", "kubelet"]),
-              default="docker", show_default=True, help="Where usage comes from.")
+@source_options("Where usage comes from.")
 @click.option("--since", type=TIME, default=None,
               help="Prometheus: from this time (default 7d = the last 7 days).")
 @click.option("--until", type=TIME, default=None, help="Prometheus: up to this time.")
-@click.option("--kubelet-url", "kubelet_urls", multiple=True, metavar="URL",
-              help="Kubelet (https://node:10250) or API-server node proxy URL; repeatable.")
-@cluster_options
 @click.pass_context
 def collect(ctx: click.Context, docker_hosts: tuple[str, ...], interval: float,
             duration: float | None, samples: int | None, filters: tuple[str, ...],
@@ -283,19 +386,43 @@ def collect(ctx: click.Context, docker_hosts: tuple[str, ...], interval: float,
     )
 
 
+def _prometheus_url(ctx: click.Context) -> str:
+    url = ctx.meta.get("cluster", {}).get("prometheus_url")
+    if not url:
+        raise UsageError("--source prometheus needs --prometheus-url URL")
+    return str(url)
+
+
 def _collect_cluster_prometheus(ctx: click.Context, since: float | None,
                                 until: float | None) -> None:
     import time
 
     from rightsize.store import Store
 
-    url = ctx.meta.get("cluster", {}).get("prometheus_url")
-    if not url:
-        raise UsageError("--source prometheus needs --prometheus-url URL")
+    url = _prometheus_url(ctx)
+    _check_window(since, until)
     with Store(_settings(ctx).db) as store:
         summary = _collect_prometheus(
             ctx, store, url, since if since is not None else time.time() - 7 * 86400, until)
     click.echo(summary.describe(), err=True)
+
+
+def _kubelet_step(ctx: click.Context, urls: Sequence[str], *, interval: float,
+                  duration: float | None,
+                  samples: int | None = None) -> Callable[[Any, asyncio.Event], Awaitable[Any]]:
+    """The kubelet collection ``collect`` and ``run`` share; checks its options now."""
+    if not urls:
+        raise UsageError("--source kubelet needs --kubelet-url URL")
+    auth = _cluster_auth(ctx)
+    auth.pop("_basic")
+
+    async def step(store: Any, stop: asyncio.Event) -> Any:
+        from rightsize.sources.kubelet import collect_kubelet
+
+        return await collect_kubelet(store, list(urls), interval=interval, samples=samples,
+                                     duration=duration, stop=stop, **auth)
+
+    return step
 
 
 def _collect_cluster_kubelet(ctx: click.Context, urls: tuple[str, ...], interval: float,
@@ -303,22 +430,21 @@ def _collect_cluster_kubelet(ctx: click.Context, urls: tuple[str, ...], interval
     import asyncio
     import signal
 
-    from rightsize.sources.kubelet import collect_kubelet
     from rightsize.store import Store
 
-    if not urls:
-        raise UsageError("--source kubelet needs --kubelet-url URL")
-    auth = _cluster_auth(ctx)
-    auth.pop("_basic")
+    step = _kubelet_step(ctx, urls, interval=interval, duration=duration, samples=samples)
 
     async def main() -> Any:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        with Store(_settings(ctx).db) as store:
-            return await collect_kubelet(store, list(urls), interval=interval, samples=samples,
-                                         duration=duration, stop=stop, **auth)
+        try:
+            with Store(_settings(ctx).db) as store:
+                return await step(store, stop)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
 
     stats = asyncio.run(main())
     click.echo(stats.describe(), err=True)
@@ -354,25 +480,24 @@ def import_(ctx: click.Context, source: Path, host: str | None) -> None:
               show_default=True)
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
               help="Output file (default stdout; parquet needs a file).")
-@click.option("--since", type=DURATION, default=None, help="Only the last DURATION.")
-@click.option("--until", type=DURATION, default=None, help="Up to DURATION ago.")
+@click.option("--since", type=TIME, default=None,
+              help="Samples from this time (duration ago, ISO 8601 or Unix seconds).")
+@click.option("--until", type=TIME, default=None, help="Samples up to this time.")
 @click.pass_context
 def export(ctx: click.Context, fmt: str, output: Path | None, since: float | None,
            until: float | None) -> None:
     """Write the store's samples in the import format."""
-    import time
-
     from rightsize.interchange import export_samples
 
     if fmt == "parquet" and (output is None or str(output) == "-"):
         raise UsageError("--format parquet needs --output FILE")
-    now = time.time()
+    _check_window(since, until)
     n = export_samples(
         _settings(ctx).db,
         None if output is None or str(output) == "-" else output,
         fmt=fmt,
-        since=None if since is None else now - since,
-        until=None if until is None else now - until,
+        since=since,
+        until=until,
     )
     log.info("exported %d samples", n)
 
@@ -404,6 +529,7 @@ def _analysis(ctx: click.Context, strategy: str | None, since: float | None,
     from rightsize.errors import RuntimeFailure
     from rightsize.store import load
 
+    _check_window(since, until)
     settings = _settings(ctx)
     cfg = _config(ctx)
     name = strategy or cfg.strategy
@@ -563,16 +689,13 @@ def _raw_chart_histories(ctx: click.Context, result: Any, strategy: str | None) 
 @click.option("--strategy", default=None, help="Recommendation strategy (default rightsize).")
 @click.option("--charts", type=click.Choice(["auto", "all", "none"]), default="auto",
               show_default=True)
-@click.option("--source", type=click.Choice(["docker", "prometheus"]), default="docker",
-              show_default=True,
-              help="docker: sample for --duration; prometheus: read the last --duration "
-                   "(then what is new at each cycle) from --prometheus-url.")
-@cluster_options
+@source_options("docker, kubelet: sample for --duration; prometheus: read the last "
+                "--duration (then what is new at each cycle) from --prometheus-url.")
 @click.pass_context
 def run(ctx: click.Context, docker_hosts: tuple[str, ...], interval: float, duration: float,
         filters: tuple[str, ...], every: float | None, out_dir: Path, window: float | None,
         keep_reports: int | None, keep_samples: float | None, manifests: tuple[Path, ...],
-        strategy: str | None, charts: str, source: str) -> None:
+        strategy: str | None, charts: str, source: str, kubelet_urls: tuple[str, ...]) -> None:
     """Collect for --duration, then analyze and report; --every repeats it."""
     import time
 
@@ -592,12 +715,10 @@ def run(ctx: click.Context, docker_hosts: tuple[str, ...], interval: float, dura
     )
 
     if source == "prometheus":
-        url = ctx.meta.get("cluster", {}).get("prometheus_url")
-        if not url:
-            raise UsageError("--source prometheus needs --prometheus-url URL")
+        url = _prometheus_url(ctx)
         last_end: list[float] = []
 
-        def read_prometheus(store: Any) -> None:
+        async def read_prometheus(store: Any, _stop: asyncio.Event) -> None:
             now = time.time()
             since = last_end[-1] if last_end else now - duration
             summary = _collect_prometheus(ctx, store, url, since, now)
@@ -605,6 +726,13 @@ def run(ctx: click.Context, docker_hosts: tuple[str, ...], interval: float, dura
             last_end.append(now)
 
         options.collect_step = read_prometheus
+    elif source == "kubelet":
+        poll = _kubelet_step(ctx, kubelet_urls, interval=interval, duration=duration)
+
+        async def read_kubelet(store: Any, stop: asyncio.Event) -> None:
+            log.info("%s", (await poll(store, stop)).describe())
+
+        options.collect_step = read_kubelet
 
     def analyzer() -> Any:
         since = None if window is None else time.time() - window

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rightsize.run")
 
+#: One cycle's collection into the store, instead of the Docker one; ends early when the
+#: event (SIGINT/SIGTERM) is set. It runs on the event loop's thread, which owns the store.
+CollectStep = Callable[[Store, asyncio.Event], Awaitable[object]]
+
 
 @dataclass
 class RunOptions:
@@ -43,8 +47,8 @@ class RunOptions:
     keep_samples: float | None = None
     charts: str = "auto"
     max_cycles: int | None = None  # for tests: stop after this many cycles
-    #: Replaces the Docker collection of a cycle (e.g. a Prometheus read); gets the store.
-    collect_step: Callable[[Store], object] | None = None
+    #: Replaces the Docker collection of a cycle (a Prometheus read, kubelet polling).
+    collect_step: CollectStep | None = None
 
 
 @dataclass
@@ -92,7 +96,7 @@ async def _run(store: Store, options: RunOptions, analyzer: Analyzer,
     while True:
         try:
             if options.collect_step is not None:
-                options.collect_step(store)  # the store's connection belongs to this thread
+                await options.collect_step(store, stop)
             else:
                 await collect(store, options.collect, stop=stop, on_round=on_round)
         except RuntimeFailure as exc:
