@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -37,6 +38,7 @@ from typing import Any
 from rightsize.errors import EngineError, NotFound, RuntimeFailure
 from rightsize.rows import ContainerRow, EventRow, HostRow, SampleRow
 from rightsize.sources.docker import payloads
+from rightsize.sources.docker.cgroups import OomCounters
 from rightsize.sources.docker.client import AsyncDockerClient
 from rightsize.sources.docker.host import EngineHost, resolve_host
 from rightsize.sources.recording import RecordingWriter
@@ -100,14 +102,30 @@ def _label(host: EngineHost) -> str:
     return host.url
 
 
-class _StatsStream:
-    """One container's stats stream, read in the background; keeps the newest raw line."""
+Frame = tuple[str, int | None]  # a raw stats line and the kernel's OOM count beside it
 
-    def __init__(self, client: AsyncDockerClient, cid: str, *, keep_all: bool) -> None:
+
+class _StatsStream:
+    """One container's stats stream, read in the background; keeps the newest raw line.
+
+    ``oom_count`` (when the container's cgroup is readable on this machine)
+    is read as each frame arrives, so the kernel's count and the frame
+    describe the same moment.
+    """
+
+    def __init__(
+        self,
+        client: AsyncDockerClient,
+        cid: str,
+        *,
+        keep_all: bool,
+        oom_count: Callable[[], int | None] | None = None,
+    ) -> None:
         self.cid = cid
         self.keep_all = keep_all
-        self.latest: str | None = None
-        self.backlog: list[str] = []
+        self.oom_count = oom_count
+        self.latest: Frame | None = None
+        self.backlog: list[Frame] = []
         self.fresh = asyncio.Event()
         self.ended = False
         self.task = asyncio.create_task(self._read(client))
@@ -115,9 +133,10 @@ class _StatsStream:
     async def _read(self, client: AsyncDockerClient) -> None:
         try:
             async for line in client.stats_lines(self.cid):
-                self.latest = line
+                frame = (line, None if self.oom_count is None else self.oom_count())
+                self.latest = frame
                 if self.keep_all:
-                    self.backlog.append(line)
+                    self.backlog.append(frame)
                 self.fresh.set()
         except asyncio.CancelledError:
             raise
@@ -129,8 +148,8 @@ class _StatsStream:
             self.ended = True
             self.fresh.set()
 
-    def take(self) -> list[str]:
-        """The lines since the last take (all, or only the newest)."""
+    def take(self) -> list[Frame]:
+        """The frames since the last take (all, or only the newest)."""
         if not self.fresh.is_set():
             return []
         self.fresh.clear()
@@ -154,6 +173,8 @@ class HostSession:
         client_factory: Callable[[EngineHost], AsyncDockerClient] = AsyncDockerClient,
         recorder: RecordingWriter | None = None,
         keep_all: bool = False,
+        oom_counters: OomCounters | None = None,
+        engines: dict[str, str] | None = None,
     ) -> None:
         self.host = host
         self.label = _label(host)
@@ -173,8 +194,16 @@ class HostSession:
         self._rounds = 0
         self._event_since: float | None = None
         self._streams: dict[str, _StatsStream] = {}
-        self._leftover: list[tuple[str, str]] = []
+        self._leftover: list[tuple[str, Frame]] = []
         self.keep_all = keep_all
+        # the kernel's OOM counters are readable only beside a local engine
+        self.oom = oom_counters
+        if self.oom is None and host.socket_path is not None:
+            self.oom = OomCounters()
+        self.engine_id: str | None = None
+        # engine ID -> the label of the session that samples it (shared by all sessions)
+        self._engines = engines if engines is not None else {}
+        self.duplicate_of: str | None = None
 
     @property
     def up(self) -> bool:
@@ -189,6 +218,8 @@ class HostSession:
         except BaseException:
             await client.close()
             raise
+        engine_id = info.get("ID") if isinstance(info, dict) else None
+        self.engine_id = engine_id if isinstance(engine_id, str) and engine_id else None
         self.client = client
         self._host_row = payloads.host_from_info(info, version, self.label)
         self.os_type = self._host_row["os_type"] or "linux"
@@ -203,6 +234,25 @@ class HostSession:
         log.info("connected to %s (engine %s, API %s, cgroup v%s)", self.label,
                  self._host_row["engine_version"], self._host_row["api_version"],
                  self._host_row["cgroup_version"])
+
+    async def claim(self) -> bool:
+        """Claim this session's engine; False (and disconnect) if another session has it.
+
+        The same engine reached through a second URL would double its
+        capacity, samples and coverage, so only the first session samples it.
+        """
+        if self.engine_id is None or self.client is None:
+            return True
+        owner = self._engines.setdefault(self.engine_id, self.label)
+        if owner == self.label:
+            return True
+        self.duplicate_of = owner
+        log.warning(
+            "%s is the same engine as %s (engine ID %s); sampling it once, through %s",
+            self.label, owner, self.engine_id, owner,
+        )
+        await self.disconnect()
+        return False
 
     async def start(self) -> None:
         """Connect for the first time; on failure schedule retries and re-raise."""
@@ -272,9 +322,14 @@ class HostSession:
                 old.close()
         for cid in ids:
             if cid not in self._streams:
-                self._streams[cid] = _StatsStream(client, cid, keep_all=self.keep_all)
+                count = None if self.oom is None else functools.partial(self.oom.read, cid)
+                self._streams[cid] = _StatsStream(
+                    client, cid, keep_all=self.keep_all, oom_count=count
+                )
 
-    async def _take_frames(self, wait: float = FRAME_WAIT) -> list[tuple[str, dict[str, Any]]]:
+    async def _take_frames(
+        self, wait: float = FRAME_WAIT
+    ) -> list[tuple[str, dict[str, Any], int | None]]:
         """Wait (bounded) for a frame newer than the last round from each stream, take them."""
         streams = list(self._streams.items())
         waiting = [asyncio.ensure_future(st.fresh.wait()) for _, st in streams
@@ -283,23 +338,25 @@ class HostSession:
             _, pending = await asyncio.wait(waiting, timeout=wait)
             for fut in pending:
                 fut.cancel()
-        frames: list[tuple[str, dict[str, Any]]] = []
+        frames: list[tuple[str, dict[str, Any], int | None]] = []
         lines, self._leftover = self._leftover, []
-        lines += [(cid, line) for cid, st in streams for line in st.take()]
-        for cid, line in lines:
+        lines += [(cid, frame) for cid, st in streams for frame in st.take()]
+        for cid, (line, oom_kills) in lines:
             try:
                 doc = json.loads(line)
             except ValueError:
                 log.warning("skipping an invalid stats line for %s: %.80r", cid[:12], line)
                 continue
             if isinstance(doc, dict):
-                frames.append((cid, doc))
+                frames.append((cid, doc, oom_kills))
         return frames
 
     async def round(self, sem: asyncio.Semaphore, wait: float = FRAME_WAIT) -> _RoundRows:
         """Sample every matching running container once."""
         rows = _RoundRows()
         self._rounds += 1
+        if self.duplicate_of is not None:
+            return rows
         if self.client is None:
             if time.monotonic() < self._retry_at:
                 return rows
@@ -308,6 +365,8 @@ class HostSession:
             except RuntimeFailure as exc:
                 rows.errors += 1
                 await self._lost(exc)
+                return rows
+            if not await self.claim():
                 return rows
         client = self.client
         assert client is not None
@@ -339,6 +398,10 @@ class HostSession:
                     return
             row = payloads.container_from_inspect(doc, self.label)
             self._dirty.discard(cid)
+            if self.oom is not None:
+                state = doc.get("State")
+                pid = state.get("Pid") if isinstance(state, dict) else None
+                self.oom.locate(cid, pid if isinstance(pid, int) else None)
             if self.recorder is not None:
                 self.recorder.add_inspect(doc)
             if self.known.get(cid) != row:
@@ -352,10 +415,11 @@ class HostSession:
             await self._lost(exc)
             return rows
         self._sync_streams(client, [i for i in ids if i in self.known])
-        for cid, doc in await self._take_frames(wait):
+        for cid, doc, oom_kills in await self._take_frames(wait):
             row = payloads.sample_from_stats(doc, self.label, self.os_type, container_id=cid)
             if row is None:
                 continue
+            row["oom_kills_total"] = oom_kills
             if self.recorder is not None:
                 self.recorder.add_stats(doc)
             rows.samples.append(row)
@@ -384,7 +448,7 @@ async def collect(
     """
     stop = stop or asyncio.Event()
     stats = CollectStats()
-    hosts = [resolve_host(h) for h in options.hosts]
+    hosts = list({h.url: h for h in map(resolve_host, options.hosts)}.values())
     recorders: list[RecordingWriter | None] = []
     for h in hosts:
         if options.record is None:
@@ -394,9 +458,10 @@ async def collect(
         else:
             slug = "".join(ch if ch.isalnum() else "_" for ch in h.url).strip("_")
             recorders.append(RecordingWriter(options.record / slug))
+    engines: dict[str, str] = {}
     sessions = [
         HostSession(h, options.filters, client_factory=client_factory, recorder=r,
-                    keep_all=options.interval <= ENGINE_TICK * 1.5)
+                    keep_all=options.interval <= ENGINE_TICK * 1.5, engines=engines)
         for h, r in zip(hosts, recorders, strict=True)
     ]
     sem = asyncio.Semaphore(MAX_CONCURRENCY)
@@ -410,6 +475,8 @@ async def collect(
         raise failures[0]
     for f in failures:
         log.warning("%s; will keep retrying", f)
+    for s in sessions:  # in the order given: the first URL of an engine samples it
+        await s.claim()
     deadline = None if options.duration is None else stats.started + options.duration
     next_tick = time.monotonic()
     try:

@@ -11,8 +11,9 @@ Decisions (the doc leaves them open):
 - ``timestamp``: ISO 8601 (a naive time is UTC) or Unix seconds (number or numeric
   string; a value above 1e11 is refused as probably milliseconds). Parquet
   timestamp columns are accepted too.
-- Besides the documented columns, ``host``, ``name`` and ``cpu_throttled_seconds_total``
-  are understood (export writes them, so a round trip keeps the store's keys and
+- Besides the documented columns, ``host``, ``name``, ``image``, ``labels`` (a JSON
+  object of strings) and ``cpu_throttled_seconds_total`` are understood (export writes
+  them, so a round trip keeps the store's keys, Compose/Kubernetes grouping and
   throttled time); other columns are ignored with a warning.
 - ``cpu_cores`` and ``cpu_seconds_total`` may both be present (export writes both);
   in a row holding both, the counter wins and ``cpu_cores`` is dropped. Counters are
@@ -23,21 +24,29 @@ Decisions (the doc leaves them open):
 - Declared values per container: the last non-blank value in time order (the store
   keeps one declared state per container, so changes over time keep the last one).
   ``workload`` is stored only when the file gives it (else the analysis derives it).
-- ``oom_kills_total``: every increase is that many ``oom`` events; a decrease is a
-  reset (the new value counts kills since it); the first value of a container counts
-  too (the counter starts at zero when the container starts). The store keys events
-  by time, so the k-th kill of one sample is stamped k µs before the sample.
+- ``oom_kills_total``: every increase is that many ``oom_kill`` events (one counted
+  kill each, unlike the engine's ``oom`` notifications, which come in bursts); a
+  decrease is a reset (the new value counts kills since it); the first value of a
+  container counts too (the counter starts at zero when the container starts). The
+  store keys events by time, so the k-th kill of one sample is stamped k µs before
+  the sample.
 - No host row is written: an import knows nothing about the machine (the analysis
   must treat the hosts table as optional).
 - The whole file is validated before anything is written; samples are then written
   in transactions of :data:`CHUNK_ROWS` rows. Re-importing adds nothing.
-- Export: ``oom_kills_total`` counts the ``oom`` events inside the exported window
-  up to each sample; declared values are the container's current ones on every row.
+- Export: ``oom_kills_total`` counts the OOM kills the analysis attributes to the
+  exported window up to each sample (the same evidence rules: the kernel's counter,
+  one kill per burst of engine events, …), so a kill after a container's last
+  sample lands on that sample; ``cpu_cores`` is the CPU rate over the interval that
+  ends at the sample (the counter still wins on import); ``workload`` is the derived
+  workload (Compose service, Kubernetes owner) and ``labels``/``image`` the
+  container's. Declared values are the container's current ones on every row.
   Parquet stores ``timestamp`` as a UTC microsecond timestamp, CSV as ISO 8601 ``Z``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -79,6 +88,8 @@ EXPORT_COLUMNS = (
     "cpu_throttled_periods_total",
     "cpu_throttled_seconds_total",
     "oom_kills_total",
+    "image",
+    "labels",
 )
 KNOWN_COLUMNS = frozenset(EXPORT_COLUMNS)
 
@@ -387,12 +398,14 @@ def _parse(src: _Source, frame: pd.DataFrame, default_host: str) -> pd.DataFrame
         out["host"] = default_host
     out["container_id"] = container
     out["ts"] = _timestamps(src, frame)
-    for col in ("name", "workload"):
+    for col in ("name", "workload", "image", "labels"):
         out[col] = (
             _text(frame[col], nulls=frozenset({""}))
             if col in frame
             else pd.Series(np.nan, index=frame.index, dtype="object")
         )
+    if "labels" in frame:
+        out["labels"] = _labels(src, out)
 
     def num(
         col: str,
@@ -462,7 +475,7 @@ def _oom_events(
             host=str(h),
             container_id=str(c),
             ts=float(t),
-            action="oom",
+            action="oom_kill",
             exit_code=None,
             name=names.get((str(h), str(c)), str(c)),
         )
@@ -475,11 +488,32 @@ def _objects(s: pd.Series[Any]) -> list[Any]:
     return s.astype(object).where(s.notna(), None).tolist()
 
 
+def _labels(src: _Source, frame: pd.DataFrame) -> pd.Series[Any]:
+    """The ``labels`` column as dicts of strings (a JSON object per cell; blank = none)."""
+    out: list[dict[str, str] | None] = []
+    for label, cell in zip(frame.index, frame["labels"].tolist(), strict=True):
+        if not isinstance(cell, str) or not cell.strip():
+            out.append(None)
+            continue
+        try:
+            value = json.loads(cell)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise src.fail(
+                label, "labels", "invalid value", cell[:80], 'a JSON object of strings ({"k": "v"})'
+            )
+        out.append(value)
+    return pd.Series(out, index=frame.index, dtype="object")
+
+
 def _containers(frame: pd.DataFrame) -> list[ContainerRow]:
-    cols = ["name", "workload", *DECLARED_COLUMNS]
+    cols = ["name", "workload", "image", "labels", *DECLARED_COLUMNS]
     last = frame.groupby(["host", "container_id"], sort=True)[cols].last()
     rows: list[ContainerRow] = []
-    for (host, cid), name, workload, cpu_req, cpu_lim, mem_req, mem_lim in zip(
+    for (host, cid), name, workload, image, labels, cpu_req, cpu_lim, mem_req, mem_lim in zip(
         last.index,
         *(_objects(last[c]) for c in cols),
         strict=True,
@@ -489,6 +523,8 @@ def _containers(frame: pd.DataFrame) -> list[ContainerRow]:
                 str(host),
                 str(cid),
                 str(name) if name is not None else str(cid),
+                image=str(image) if image is not None else "",
+                labels=labels if isinstance(labels, dict) else None,
                 workload=workload,
                 cpu_request=cpu_req,
                 cpu_limit=cpu_lim,
@@ -519,6 +555,7 @@ def _samples(chunk: pd.DataFrame) -> list[SampleRow]:
             mem_limit=None,
             mem_failcnt=None,
             pids=None,
+            oom_kills_total=None,
         )
         for host, cid, ts, cpu_ns, cores, periods, throttled, throttled_ns, m in zip(
             chunk["host"].tolist(),
@@ -582,7 +619,10 @@ def import_file(path: Path, store: Store, *, host: str = "import") -> ImportSumm
 
 
 def _default_workload(containers: pd.DataFrame) -> pd.Series[str]:
-    return containers["name"].astype("str")
+    """The workload the analysis derives (Compose service, Kubernetes owner, name)."""
+    from rightsize.analysis.workloads import workload_names
+
+    return workload_names(containers).fillna(containers["name"]).astype("str")
 
 
 def _export_frame(
@@ -590,28 +630,39 @@ def _export_frame(
     containers: pd.DataFrame,
     events: pd.DataFrame,
     workload_of: WorkloadOf | None,
+    hosts: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
+    from rightsize.analysis.usage import usage_series
+
     keys = ["host", "container_id"]
     derived = (workload_of or _default_workload)(containers)
-    info = containers[[*keys, "name", *DECLARED_COLUMNS]].copy()
+    info = containers[[*keys, "name", "image", "labels", *DECLARED_COLUMNS]].copy()
     info["workload"] = containers["workload"].where(containers["workload"].notna(), derived)
-    s = samples.merge(info, on=keys, how="left", validate="many_to_one")
+    info["labels"] = [
+        json.dumps(v, sort_keys=True) if isinstance(v, dict) and v else None
+        for v in info["labels"].tolist()
+    ]
+    info["image"] = info["image"].where(info["image"].astype("str") != "", None)
+    s = samples.assign(
+        host=samples["host"].astype("str"), container_id=samples["container_id"].astype("str")
+    ).merge(info, on=keys, how="left", validate="many_to_one")
 
-    oom = events.loc[events["action"] == "oom", [*keys, "ts"]].sort_values("ts", kind="stable")
-    if len(oom):
-        oom = oom.assign(oom_kills_total=oom.groupby(keys).cumcount() + 1)
-        order = s["ts"].argsort(kind="stable")
-        joined = pd.merge_asof(
-            s.iloc[order].reset_index(),
-            oom,
-            on="ts",
-            by=keys,
-            direction="backward",
-            allow_exact_matches=True,
-        ).set_index("index")
-        kills = joined["oom_kills_total"].reindex(s.index).fillna(0)
-    else:
-        kills = pd.Series(0, index=s.index)
+    # the analysis' own rates and OOM attribution, so that an import gives the same answers
+    v1 = set()
+    if hosts is not None and len(hosts):
+        v1 = set(hosts.loc[hosts["cgroup_version"].astype(str) == "1", "host"].astype(str))
+    use = usage_series(s, events, failcnt_hosts=set(s["host"]) - v1).frame
+    per_row = pd.DataFrame(
+        {
+            "host": use["host"].astype("str"),
+            "container_id": use["container_id"].astype("str"),
+            "ts": use["ts"],
+            "_cpu": use["cpu"],
+            "_kills": use["oom_kills"],
+        }
+    )
+    s = s.merge(per_row, on=[*keys, "ts"], how="left", validate="one_to_one")
+    kills = s.groupby(keys, sort=False)["_kills"].cumsum().fillna(0).round()
 
     micros = np.round(s["ts"].to_numpy(dtype="float64") * 1e6).astype("int64")
     stamps = np.datetime_as_string(micros.astype("datetime64[us]"), unit="us")
@@ -624,7 +675,7 @@ def _export_frame(
             "host": s["host"],
             "name": s["name"].fillna(s["container_id"]),
             "cpu_seconds_total": s["cpu_total_ns"] / 1e9,
-            "cpu_cores": s["cpu_cores"],
+            "cpu_cores": s["cpu_cores"].where(s["cpu_cores"].notna(), s["_cpu"]),
             "memory_bytes": s["mem_working_set"].round().astype(ints),
             "cpu_request": s["cpu_request"],
             "cpu_limit": s["cpu_limit"],
@@ -634,6 +685,8 @@ def _export_frame(
             "cpu_throttled_periods_total": s["throttled_periods"].round().astype(ints),
             "cpu_throttled_seconds_total": s["throttled_ns"] / 1e9,
             "oom_kills_total": kills.astype("int64"),
+            "image": s["image"],
+            "labels": s["labels"],
         },
         columns=list(EXPORT_COLUMNS),
     )
@@ -681,7 +734,7 @@ def export_samples(
         raise UsageError("parquet export needs an output file (--output FILE)")
     pq: Any = _pyarrow_parquet() if fmt == "parquet" else None
     ds = load(store_path, since=since, until=until)
-    frame = _export_frame(ds.samples, ds.containers, ds.events, workload_of)
+    frame = _export_frame(ds.samples, ds.containers, ds.events, workload_of, ds.hosts)
     if out is None:
         frame.to_csv(sys.stdout, index=False)
         return len(frame)

@@ -35,6 +35,7 @@ class SampleRow(TypedDict):
     mem_limit: int | None  # as reported (host RAM when unlimited)
     mem_failcnt: int | None
     pids: int | None
+    oom_kills_total: int | None  # the memory cgroup's own oom_kill counter (cumulative)
 
 
 class ContainerRow(TypedDict):

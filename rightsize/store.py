@@ -28,7 +28,7 @@ from rightsize.rows import ContainerRow, EventRow, HostRow, SampleRow
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_DB = Path("data") / "rightsize.db"
 
 SAMPLE_COLUMNS: tuple[str, ...] = tuple(SampleRow.__annotations__)
@@ -100,7 +100,12 @@ CREATE TABLE events (
 CREATE INDEX events_container_ts ON events (container_id, ts);
 """
 
-_MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+# v2: the kernel's oom_kill counter of the container's memory cgroup, per sample
+_SCHEMA_V2 = """
+ALTER TABLE samples ADD COLUMN oom_kills_total INTEGER;
+"""
+
+_MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 
 def default_db_path(env: dict[str, str] | None = None) -> Path:

@@ -13,6 +13,12 @@ Which statistic is compared with what:
   the *peak* memory working set (memory has to fit the peak); the idle
   amount (request - that usage) must reach a minimum so tiny containers
   don't spam. Over- and under-request are told apart.
+- Findings agree with the recommendation: with a sized recommendation,
+  ``over_request`` is raised only when it lowers that request and
+  ``under_request`` only when it raises it, and both messages name the
+  recommended value. ``insufficient_data`` is raised exactly when the
+  recommendation could not size the workload, with the strategy's reason
+  (the one rule of :func:`~rightsize.analysis.thresholds.data_shortfall`).
 - ``oom_risk``: peak and p99 working set against the memory limit, and the
   share of samples above ``oom_risk_high_water`` x limit.
 - ``cpu_throttled``: throttled periods / periods over the window.
@@ -23,9 +29,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from rightsize.analysis.thresholds import Prices, Thresholds
+from rightsize.analysis.thresholds import Prices, Thresholds, data_shortfall
 from rightsize.analysis.workloads import ResourceStats
-from rightsize.model import FINDING_KINDS, SEVERITIES, Declared, Finding, Resource, Severity
+from rightsize.model import (
+    FINDING_KINDS,
+    SEVERITIES,
+    Declared,
+    Finding,
+    Recommendation,
+    Resource,
+    Severity,
+)
 from rightsize.units import format_cpu, format_duration, format_memory
 
 __all__ = ["OomKills", "Throttling", "sort_findings", "workload_findings", "worst_severity"]
@@ -59,10 +73,12 @@ class Throttling:
 class OomKills:
     """Observed OOM kills of one workload.
 
-    ``kills``: all counted kills (``oom`` events, else failcnt growth, else 1
-    for a ``State.OOMKilled`` flag with nothing else); ``exits``: how many
-    ended the container (a ``die`` within seconds of an ``oom``); the rest
-    hit a child process while the container kept running.
+    ``kills``: all counted kills, each from the best evidence for its interval
+    (see :mod:`rightsize.analysis.usage`): the kernel's ``oom_kill`` counter,
+    an imported counter, the engine's ``oom`` events (one per burst), failcnt
+    growth, else 1 for a ``State.OOMKilled`` flag with nothing else.
+    ``exits``: how many ended the container (a ``die`` within seconds of an
+    ``oom``); the rest hit a child process while the container kept running.
     """
 
     kills: int = 0
@@ -70,10 +86,37 @@ class OomKills:
     from_events: int = 0
     from_failcnt: int = 0
     from_state: int = 0
+    from_kernel: int = 0
+    from_counter: int = 0
 
     @property
     def children(self) -> int:
         return max(self.kills - self.exits, 0)
+
+    @property
+    def evidence(self) -> list[str]:
+        """What the count rests on, strongest first (``kernel``, ``counter``, ``events``,
+        ``failcnt``, ``state``)."""
+        parts = (
+            ("kernel", self.from_kernel),
+            ("counter", self.from_counter),
+            ("events", self.from_events),
+            ("failcnt", self.from_failcnt),
+            ("state", self.from_state),
+        )
+        return [name for name, n in parts if n]
+
+    @property
+    def evidence_text(self) -> str:
+        """The evidence in words, for messages."""
+        words = {
+            "kernel": "the kernel's oom_kill counter",
+            "counter": "the imported oom_kills_total",
+            "events": "engine oom events, one per burst",
+            "failcnt": "memory failcnt growth",
+            "state": "State.OOMKilled",
+        }
+        return ", ".join(words[e] for e in self.evidence)
 
 
 def _ratio(x: float) -> str:
@@ -123,14 +166,12 @@ def _oom_killed(oom: OomKills, declared: Declared, memory: ResourceStats) -> Fin
     peak = f", peak working set {format_memory(memory.max)}" if memory.known else ""
     n = oom.kills
     plural = "kill" if n == 1 else "kills"
-    if oom.from_events == 0 and oom.from_failcnt == 0:
+    if oom.evidence == ["state"]:
         what = "the engine reports the container was OOM-killed (State.OOMKilled)"
+    elif oom.evidence == ["failcnt"]:
+        what = f"memory failcnt grew by {n}: {n} OOM {plural}"
     elif oom.exits == 0:
-        what = (
-            f"{n} OOM {plural} of a child process while the container kept running"
-            if oom.from_events
-            else f"memory failcnt grew by {n}: {n} OOM {plural}"
-        )
+        what = f"{n} OOM {plural} of a child process while the container kept running"
     elif oom.children == 0:
         what = f"{n} OOM {plural}; each ended the container (exit 137)"
     else:
@@ -138,11 +179,12 @@ def _oom_killed(oom: OomKills, declared: Declared, memory: ResourceStats) -> Fin
             f"{n} OOM {plural}: {oom.exits} ended the container, "
             f"{oom.children} hit a child process while it kept running"
         )
+    source = "" if oom.evidence in (["state"], ["failcnt"]) else f"; from {oom.evidence_text}"
     return Finding(
         "oom_killed",
         "critical",
         "memory",
-        f"{what} ({limit}{peak})",
+        f"{what} ({limit}{peak}{source})",
         {"kills": float(n), "exits": float(oom.exits)},
     )
 
@@ -207,11 +249,26 @@ def _cpu_throttled(
     )
 
 
+def _recommended(rec: Recommendation | None, resource: Resource) -> float | None:
+    """The recommended request of ``resource`` when ``rec`` sized the workload."""
+    if rec is None or not rec.sized:
+        return None
+    value = rec.cpu_request if resource == "cpu" else rec.memory_request
+    return None if value is None else float(value)
+
+
 def _under_request(
-    resource: Resource, request: float | None, stats: ResourceStats, t: Thresholds
+    resource: Resource,
+    request: float | None,
+    stats: ResourceStats,
+    t: Thresholds,
+    rec: Recommendation | None = None,
 ) -> Finding | None:
     if not request or not stats.known:
         return None
+    new = _recommended(rec, resource)
+    if new is not None and new <= request:
+        return None  # the recommendation does not raise it: no contradiction
     minimum = t.under_request_min_cpu if resource == "cpu" else t.under_request_min_memory
     ratio = stats.p95 / request
     if stats.p95 - request < minimum:
@@ -224,14 +281,23 @@ def _under_request(
         f"{noun} {_fmt(resource, stats.p95)} is above the request of {_fmt(resource, request)} "
         f"({_ratio(ratio)}); the scheduler packs this workload too tightly"
     )
+    if new is not None:
+        msg += f"; recommended request {_fmt(resource, new)}"
     return Finding("under_request", severity, resource, msg, {"ratio": ratio})
 
 
 def _over_request(
-    resource: Resource, request: float | None, stats: ResourceStats, t: Thresholds
+    resource: Resource,
+    request: float | None,
+    stats: ResourceStats,
+    t: Thresholds,
+    rec: Recommendation | None = None,
 ) -> Finding | None:
     if not request or not stats.known:
         return None
+    new = _recommended(rec, resource)
+    if new is not None and new >= request:
+        return None  # the recommendation keeps or raises it: no contradiction
     used = stats.p95 if resource == "cpu" else stats.max
     idle = request - used
     minimum = t.over_request_min_cpu if resource == "cpu" else t.over_request_min_memory
@@ -254,6 +320,8 @@ def _over_request(
     times = f"{_ratio(request / used)} " if used > 0 else "far above "
     money, cost = _money(resource, idle, t.prices)
     msg = f"{head} is {times}{stat}; {idle_text}{money}"
+    if new is not None:
+        msg += f"; recommended request {_fmt(resource, new)}"
     details = {"idle": idle, "ratio": request / used if used > 0 else math.inf}
     if cost is not None:
         details["cost_per_month"] = cost
@@ -307,24 +375,39 @@ def _undeclared(
     return out
 
 
-def _insufficient(samples: int, span: float, cpu: ResourceStats, t: Thresholds) -> Finding | None:
-    reasons = []
-    if samples < t.min_samples:
-        reasons.append(f"{samples} samples (at least {t.min_samples} needed)")
-    if span < t.min_duration:
-        reasons.append(
-            f"{format_duration(span)} of history "
-            f"(at least {format_duration(t.min_duration)} needed)"
-        )
-    if samples and not cpu.known:
-        reasons.append("no CPU interval could be measured")
-    if not reasons:
+INSUFFICIENT_PREFIX = "insufficient data: "
+
+
+def _insufficient(
+    samples: int,
+    span: float,
+    cpu: ResourceStats,
+    t: Thresholds,
+    rec: Recommendation | None = None,
+) -> Finding | None:
+    """No recommendation could be made, and why (the strategy's reason when it has one)."""
+    if rec is not None:
+        if rec.sized:
+            return None
+        reason = next(
+            (n[len(INSUFFICIENT_PREFIX) :] for n in rec.notes if n.startswith(INSUFFICIENT_PREFIX)),
+            None,
+        ) or data_shortfall(samples, span, t.min_samples, t.min_duration)
+        reason = reason or "the strategy could not size it"
+    else:
+        reason = data_shortfall(samples, span, t.min_samples, t.min_duration)
+        if reason is None and samples and not cpu.known:
+            reason = "no CPU interval could be measured"
+    if reason is None:
         return None
+    msg = f"not enough data for a recommendation: {reason}"
+    if rec is not None and rec.lower_bound:
+        msg += "; the values shown are lower bounds from what was observed"
     return Finding(
         "insufficient_data",
         "info",
         None,
-        "only " + " and ".join(reasons) + " for a confident recommendation",
+        msg,
         {"samples": float(samples), "span": span},
     )
 
@@ -361,23 +444,27 @@ def workload_findings(
     samples: int,
     span: float,
     thresholds: Thresholds,
+    recommendation: Recommendation | None = None,
 ) -> list[Finding]:
     """Every finding for one workload, sorted most severe first.
 
     ``memory_share_above``: share of memory samples above
     ``thresholds.oom_risk_high_water`` x the memory limit; ``samples``: sample
-    rows; ``span``: seconds from the first to the last sample.
+    rows; ``span``: seconds from the first to the last sample;
+    ``recommendation``: the workload's recommendation, which request findings
+    must agree with (see the module docstring).
     """
+    rec = recommendation
     t = thresholds
     out: list[Finding | None] = []
     if oom.kills:
         out.append(_oom_killed(oom, declared, memory))
     out.append(_oom_risk(declared, memory, memory_share_above, t))
     out.append(_cpu_throttled(declared, cpu, throttling, t))
-    out.append(_under_request("cpu", declared.cpu_request, cpu, t))
-    out.append(_under_request("memory", declared.memory_request, memory, t))
-    out.append(_over_request("cpu", declared.cpu_request, cpu, t))
-    out.append(_over_request("memory", declared.memory_request, memory, t))
+    out.append(_under_request("cpu", declared.cpu_request, cpu, t, rec))
+    out.append(_under_request("memory", declared.memory_request, memory, t, rec))
+    out.append(_over_request("cpu", declared.cpu_request, cpu, t, rec))
+    out.append(_over_request("memory", declared.memory_request, memory, t, rec))
     out.extend(_undeclared(declared, cpu, memory, t))
-    out.append(_insufficient(samples, span, cpu, t))
+    out.append(_insufficient(samples, span, cpu, t, rec))
     return sort_findings([f for f in out if f is not None])

@@ -19,6 +19,7 @@ as tidy DataFrames, and as an HTML table in Jupyter.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import html
 import math
 import time
@@ -39,7 +40,8 @@ from rightsize.analysis.findings import (
 )
 from rightsize.analysis.hosts import HostContainer, HostSummary, host_summaries, peak_of_sum
 from rightsize.analysis.qos import with_qos_options
-from rightsize.analysis.strategies import recommend, resolve_params
+from rightsize.analysis.savings import Savings, replicas, total, workload_savings
+from rightsize.analysis.strategies import get_strategy, recommend, resolve_params
 from rightsize.analysis.strategies.base import History
 from rightsize.analysis.thresholds import Thresholds
 from rightsize.analysis.usage import Usage, container_codes, usage_series
@@ -116,6 +118,8 @@ class WorkloadResult:
             },
             "throttling": self.throttling.to_dict(),
             "oom_kills": self.oom.kills,
+            # extra: what the count rests on (kernel, counter, events, failcnt, state)
+            "oom_evidence": self.oom.evidence,
             "findings": [f.to_dict() for f in self.findings],
             "recommendation": None
             if self.recommendation is None
@@ -138,7 +142,9 @@ class AnalysisResult:
     ``results`` holds one :class:`WorkloadResult` per workload (sorted by
     name; also reachable as ``result["name"]``), ``hosts`` the host view.
     DataFrame views: :attr:`workloads` (workload x resource), :attr:`findings`,
-    :attr:`recommendations`, :attr:`usage` (tidy per interval).
+    :attr:`recommendations`, :attr:`usage` (tidy per interval). :attr:`savings`
+    and :attr:`total_savings`: the change in requests the recommendations make
+    (see :mod:`rightsize.analysis.savings`).
     """
 
     results: tuple[WorkloadResult, ...]
@@ -159,14 +165,32 @@ class AnalysisResult:
         return len(self.results)
 
     def __getitem__(self, name: str) -> WorkloadResult:
+        """The workload called ``name``; :class:`~rightsize.errors.UnknownWorkload` if none."""
         for r in self.results:
             if r.name == name:
                 return r
-        raise KeyError(name)
+        from rightsize.errors import UnknownWorkload
+
+        raise UnknownWorkload(str(name), [r.name for r in self.results])
 
     @property
     def names(self) -> list[str]:
         return [r.name for r in self.results]
+
+    @functools.cached_property
+    def savings(self) -> dict[str, Savings]:
+        """Per workload, the change in requests (x replicas running at the end) and money."""
+        counts = replicas(self.usage_frame)
+        prices = self.thresholds.prices
+        return {
+            r.name: workload_savings(r.declared, r.recommendation, counts.get(r.name, 1), prices)
+            for r in self.results
+        }
+
+    @property
+    def total_savings(self) -> Savings:
+        """The change in requests over every workload: freed, added, net (and money)."""
+        return total(self.savings.values(), self.thresholds.prices)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -271,8 +295,12 @@ class AnalysisResult:
             "window": {"start": iso_utc(start), "end": iso_utc(end)},
             "source": dict(self.source),
             "strategy": {"name": self.strategy, "params": dict(self.params)},
-            "workloads": [r.to_dict() for r in self.results],
+            "workloads": [
+                {**r.to_dict(), "savings": self.savings[r.name].to_dict(with_replicas=True)}
+                for r in self.results
+            ],
             "hosts": [h.to_dict() for h in self.hosts],
+            "savings": self.total_savings.to_dict(),
         }
 
     def _repr_html_(self) -> str:
@@ -390,17 +418,28 @@ def _oom_exits(events: pd.DataFrame) -> dict[tuple[str, str], int]:
     out: dict[tuple[str, str], int] = {}
     if events.empty:
         return out
-    ev = events[events["action"].isin(("oom", "die"))]
+    ev = events[events["action"].isin(("oom", "oom_kill", "die"))]
     for (host, cid), g in ev.groupby(["host", "container_id"], sort=False):
         acts = g["action"].to_numpy(dtype=object)
         ts = g["ts"].to_numpy(dtype=np.float64)
-        ooms = np.sort(ts[acts == "oom"])
+        ooms = np.sort(ts[acts != "die"])
         if not ooms.size:
             continue
         dies = ts[acts == "die"]
         i = np.searchsorted(ooms, dies, side="right") - 1
         ok = (i >= 0) & (dies - ooms[np.maximum(i, 0)] <= OOM_EXIT_WINDOW)
         out[(str(host), str(cid))] = int(ok.sum())
+    return out
+
+
+def _sufficiency(strategy: str, t: Thresholds) -> dict[str, float]:
+    """The one insufficient-data rule (``t``) as the strategy's parameters, where it has them."""
+    defaults = get_strategy(strategy).defaults
+    out: dict[str, float] = {}
+    if "min_samples" in defaults:
+        out["min_samples"] = float(t.min_samples)
+    if "min_hours" in defaults:
+        out["min_hours"] = t.min_duration / 3600
     return out
 
 
@@ -432,7 +471,7 @@ def analyze(
     Raises RuntimeFailure when no samples are left.
     """
     t = thresholds or Thresholds()
-    resolved = resolve_params(strategy, params)
+    resolved = resolve_params(strategy, {**_sufficiency(strategy, t), **(params or {})})
     samples, containers, events = dataset.samples, dataset.containers, dataset.events
 
     # 1. workload of every container, and the containers to keep
@@ -565,8 +604,8 @@ def analyze(
     # OOM kills
     exits = _oom_exits(events)
     code_of_key = {k: i for i, k in enumerate(keys)}
-    oom_ev = np.zeros(nwl, dtype=np.int64)
-    oom_fc = np.zeros(nwl, dtype=np.int64)
+    signals = ("kernel", "counter", "event", "failcnt")
+    oom_by = {signal: np.zeros(nwl, dtype=np.int64) for signal in signals}
     oom_ts: list[list[float]] = [[] for _ in range(nwl)]
     counted: set[tuple[str, str]] = set()
     for h, c, when, kills, signal in usage.ooms.itertuples(index=False):
@@ -576,10 +615,7 @@ def analyze(
             continue
         w = cont_wcode[ci]
         counted.add(k)
-        if signal == "event":
-            oom_ev[w] += int(kills)
-        else:
-            oom_fc[w] += int(kills)
+        oom_by[str(signal)][w] += int(kills)
         oom_ts[w].extend([float(when)] * int(kills))
     oom_state = np.zeros(nwl, dtype=np.int64)
     oom_exit = np.zeros(nwl, dtype=np.int64)
@@ -617,13 +653,15 @@ def analyze(
         rec = with_qos_options(recommend(strategy, hist, resolved), cpu_s)
         recs[name] = rec
         thr = Throttling(int(periods[w]), int(tperiods[w]), float(tseconds[w]))
-        kills = int(oom_ev[w] or oom_fc[w]) + int(oom_state[w])
+        kills = sum(int(v[w]) for v in oom_by.values()) + int(oom_state[w])
         oom = OomKills(
             kills=kills,
             exits=min(int(oom_exit[w]), kills),
-            from_events=int(oom_ev[w]),
-            from_failcnt=int(oom_fc[w]),
+            from_events=int(oom_by["event"][w]),
+            from_failcnt=int(oom_by["failcnt"][w]),
             from_state=int(oom_state[w]),
+            from_kernel=int(oom_by["kernel"][w]),
+            from_counter=int(oom_by["counter"][w]),
         )
         span = float(wl_end[w] - wl_start[w])
         findings = workload_findings(
@@ -636,6 +674,7 @@ def analyze(
             samples=int(nsamples[w]),
             span=span,
             thresholds=t,
+            recommendation=rec,
         )
         member_rows = [records[row_of[keys[i]]] for i in members if keys[i] in row_of]
         label_sets = [r["labels"] for r in member_rows if isinstance(r.get("labels"), Mapping)]

@@ -17,10 +17,23 @@ one tidy row per reading with the rates over the interval that *ends* at it:
 - ``throttled_share`` = Δthrottled_periods / Δperiods (NaN when Δperiods = 0,
   i.e. no quota or nothing runnable); ``throttled_seconds`` = Δthrottled_ns / 1e9;
   ``periods`` and ``throttled_periods`` are the deltas. Same drop rules as CPU.
-- ``oom_kills``: OOM kills attributed to the interval, from ``oom`` events
-  (each event counts: Docker emits one per kill, child processes included),
-  or, for containers with no ``oom`` event, from growth of ``mem_failcnt`` on
-  hosts where that counter counts OOMs (cgroup v2: ``memory.events`` oom).
+- ``oom_kills``: OOM kills attributed to the interval (the one that ends at
+  the first reading at or after the kill), from the best evidence at hand:
+
+  1. ``kernel``: growth of ``oom_kills_total``, the memory cgroup's own
+     ``oom_kill`` counter read beside each stats frame, over an interval
+     where both readings have it and no (re)start lies between them. Engine
+     ``oom`` events inside such an interval are not counted again.
+  2. ``counter``: ``oom_kill`` events, one per kill counted by an imported
+     ``oom_kills_total``.
+  3. ``event``: the engine's ``oom`` events elsewhere (the interval holding a
+     restart, after the last reading, hosts whose counter is not readable),
+     **one kill per burst**: the engine relays every wake-up of the cgroup's
+     OOM notifier, dozens within 100 ms for one kill, so events less than
+     :data:`OOM_BURST` seconds apart are one kill.
+  4. ``failcnt``: for containers with none of the above, growth of
+     ``mem_failcnt`` on hosts where that counter counts OOMs (cgroup v2:
+     ``memory.events`` oom).
 
 Rows come out grouped by container (host, container_id) in input order
 within a container; the store already sorts them by time.
@@ -59,7 +72,11 @@ SAMPLE_INPUTS: tuple[str, ...] = (
     "throttled_ns",
     "mem_working_set",
     "mem_failcnt",
+    "oom_kills_total",
 )
+
+#: engine ``oom`` events closer than this (seconds) to the previous one are the same kill
+OOM_BURST = 1.0
 
 USAGE_COLUMNS = (
     "host",
@@ -262,7 +279,9 @@ def _usage_block(
     dp = _diff(inputs["periods"])
     dtp = _diff(inputs["throttled_periods"])
     dtn = _diff(inputs["throttled_ns"])
-    t_ok = valid & (dp >= 0) & (dtp >= 0) & (dtn >= 0)
+    # throttled time is optional (the import format's CFS columns are period counts)
+    t_ok = valid & (dp >= 0) & (dtp >= 0)
+    tn_ok = t_ok & (dtn >= 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(t_ok & (dp > 0), dtp / np.where(dp > 0, dp, 1.0), np.nan)
 
@@ -274,7 +293,7 @@ def _usage_block(
             "interval": interval,
             "cpu": cpu,
             "throttled_share": np.minimum(share, 1.0),
-            "throttled_seconds": np.where(t_ok, dtn / 1e9, np.nan),
+            "throttled_seconds": np.where(tn_ok, dtn / 1e9, np.nan),
             "periods": np.where(t_ok, dp, np.nan),
             "throttled_periods": np.where(t_ok, dtp, np.nan),
         },
@@ -333,28 +352,65 @@ def usage_series(
     reset = np.zeros(n, dtype=bool)
     oom_rows: list[tuple[str, str, float, int, str]] = []
     oom_kills = np.zeros(n, dtype=np.float64)
-    if len(ev):
-        relevant = ev[ev["action"].isin((*_RESET_ACTIONS, "oom"))]
-        for (host, cid), group in relevant.groupby(["host", "container_id"], sort=False):
-            code = index.get((str(host), str(cid)))
-            ets = group["ts"].to_numpy(dtype=np.float64)
-            actions = group["action"].to_numpy(dtype=object)
-            is_oom = actions == "oom"
-            for t in ets[is_oom]:
-                oom_rows.append((str(host), str(cid), float(t), 1, "event"))
-            if code is None:
-                continue
-            lo, hi = int(starts_at[code]), int(starts_at[code + 1])
-            rows = lo + np.searchsorted(ts[lo:hi], ets, side="left")
-            # OOM: the interval that ends at the first reading at/after the kill
-            kill_rows = np.minimum(rows[is_oom], hi - 1)
-            np.add.at(oom_kills, kill_rows, 1.0)
-            # (re)start strictly after the previous reading: that interval is void
-            restart_rows = rows[~is_oom]
-            reset[restart_rows[(restart_rows > lo) & (restart_rows < hi)]] = True
+    relevant = ev[ev["action"].isin((*_RESET_ACTIONS, "oom", "oom_kill"))] if len(ev) else ev
+    groups = (
+        list(relevant.groupby(["host", "container_id"], sort=False)) if len(relevant) else []
+    )
+    located: list[tuple[str, str, int | None, FloatArray, npt.NDArray[np.object_]]] = []
+    for (host, cid), group in groups:
+        code = index.get((str(host), str(cid)))
+        order = np.argsort(group["ts"].to_numpy(dtype=np.float64), kind="stable")
+        ets = group["ts"].to_numpy(dtype=np.float64)[order]
+        actions = group["action"].to_numpy(dtype=object)[order]
+        located.append((str(host), str(cid), code, ets, actions))
+        if code is None:
+            continue
+        lo, hi = int(starts_at[code]), int(starts_at[code + 1])
+        rows = lo + np.searchsorted(ts[lo:hi], ets, side="left")
+        # (re)start strictly after the previous reading: that interval is void
+        restart_rows = rows[np.isin(actions, _RESET_ACTIONS)]
+        reset[restart_rows[(restart_rows > lo) & (restart_rows < hi)]] = True
 
-    # failcnt counts OOMs only for containers without oom events, on hosts that count there
+    # 1. the kernel's counter, where consecutive readings of one cgroup life have it
+    counter = _col(samples, "oom_kills_total", n)
+    covered = np.zeros(n, dtype=bool)
+    if n > 1 and not np.isnan(counter).all():
+        same = np.zeros(n, dtype=bool)
+        same[1:] = codes[1:] == codes[:-1]
+        dc = _diff(counter)
+        covered = same & ~np.isnan(dc) & (dc >= 0) & ~reset
+        for i in np.flatnonzero(covered & (dc > 0)):
+            h, c = keys[codes[i]]
+            oom_rows.append((h, c, float(ts[i]), int(dc[i]), "kernel"))
+            oom_kills[i] += dc[i]
+
+    # 2./3. imported kills, and the engine's oom events outside counted intervals
+    for host, cid, code, ets, actions in located:
+        kills_at = ets[actions == "oom_kill"]
+        notes = ets[actions == "oom"]
+        if notes.size:  # one kill per burst of notifications
+            burst_start = np.concatenate(([True], np.diff(notes) > OOM_BURST))
+            notes = notes[burst_start]
+        if code is None:
+            oom_rows += [(host, cid, float(t), 1, "counter") for t in kills_at]
+            oom_rows += [(host, cid, float(t), 1, "event") for t in notes]
+            continue
+        lo, hi = int(starts_at[code]), int(starts_at[code + 1])
+        for stamps, signal in ((kills_at, "counter"), (notes, "event")):
+            if not stamps.size:
+                continue
+            rows = np.minimum(lo + np.searchsorted(ts[lo:hi], stamps, side="left"), hi - 1)
+            if signal == "event":
+                keep = ~covered[rows] | (stamps > ts[rows])  # after the last reading: uncovered
+                stamps, rows = stamps[keep], rows[keep]
+            np.add.at(oom_kills, rows, 1.0)
+            oom_rows += [(host, cid, float(t), 1, signal) for t in stamps]
+
+    # 4. failcnt counts OOMs only for containers with no other evidence, on hosts that
+    # count there
     with_events = {(h, c) for h, c, *_ in oom_rows}
+    if not np.isnan(counter).all():
+        with_events |= {keys[k] for k in np.unique(codes[~np.isnan(counter)])}
     eligible = np.array(
         [k not in with_events and (failcnt_hosts is None or k[0] in failcnt_hosts) for k in keys],
         dtype=bool,

@@ -181,6 +181,7 @@ def parse_summary(
                     mem_limit=None,
                     mem_failcnt=None,
                     pids=None,
+                    oom_kills_total=None,
                 )
             )
     return snap

@@ -732,6 +732,7 @@ def _sample_rows(
                 mem_limit=None,
                 mem_failcnt=None,
                 pids=None,
+                oom_kills_total=None,
             )
 
 

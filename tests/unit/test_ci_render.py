@@ -83,7 +83,7 @@ def test_junit_one_suite_per_workload_one_case_per_check(result: AnalysisResult)
     failure = cases(root, "lab-restarting")["oom_killed/memory"].find("failure")
     assert failure is not None
     message = result["lab-restarting"].findings[0].message
-    assert failure.get("message") == message and message.startswith("39 OOM kills")
+    assert failure.get("message") == message and message.startswith("12 OOM kills")
     assert failure.get("type") == "critical"
     assert failure.text is not None and message in failure.text
 
@@ -230,7 +230,7 @@ def test_step_summary(result: AnalysisResult) -> None:
     md = step_summary(result, evaluate(result))
     assert md.startswith("## \u274c rightsize check FAILED\n")
     assert "4 failing at or above critical, 0 ignored." in md
-    assert "| lab-restarting | `oom_killed/memory` | critical | at or above critical | 39 OOM" in md
+    assert "| lab-restarting | `oom_killed/memory` | critical | at or above critical | 12 OOM" in md
     assert "<details><summary>All workloads</summary>" in md
     assert "### rightsize: 8 workloads" in md  # to_markdown, one level down
     assert "<script>" not in md and "&lt;script&gt;" in md

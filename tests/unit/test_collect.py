@@ -126,6 +126,7 @@ class FakeEngine:
         self.gone: set[str] = set()  # ...and from then on stats and inspect answer 404
         self.pause_after_first: dict[str, float] = {}
         self.extra_events: list[dict[str, Any]] = []
+        self.engine_id: str | None = None  # /info ID (the recording has none)
 
     # wiring
 
@@ -153,7 +154,8 @@ class FakeEngine:
         if parts == ["version"]:
             return httpx.Response(200, json=_version())
         if parts == ["info"]:
-            return httpx.Response(200, json=_info())
+            info = _info() if self.engine_id is None else {**_info(), "ID": self.engine_id}
+            return httpx.Response(200, json=info)
         if parts == ["containers", "json"]:
             return httpx.Response(200, json=self._list(request))
         if parts == ["events"]:
@@ -654,3 +656,69 @@ def test_frames_of_a_stream_that_ended_between_rounds_are_kept(tmp_path: Path) -
         got = stored_ts(store, dying)
     assert engine.cursor[dying] == 3
     assert got == recorded_ts(dying)[:3]
+
+
+def test_the_same_engine_through_two_urls_is_sampled_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = FakeEngine()
+    engine.engine_id = "ABCD:EFGH:IJKL"
+    other = "tcp://127.0.0.1:2375"
+    with Store(tmp_path / "s.db") as store, caplog.at_level(logging.WARNING):
+        run_collect(engine, store, options(hosts=[SOCKET_URL, other], samples=2))
+        hosts = rows(store, "SELECT DISTINCT host FROM samples")
+        host_rows = rows(store, "SELECT host FROM hosts")
+    assert hosts == [(SOCKET_URL,)] and host_rows == [(SOCKET_URL,)]
+    (warning,) = [r.getMessage() for r in caplog.records if "same engine" in r.getMessage()]
+    assert other in warning and SOCKET_URL in warning and "ABCD:EFGH:IJKL" in warning
+
+
+def test_different_engines_are_all_sampled(tmp_path: Path) -> None:
+    engine = FakeEngine()  # no ID: nothing to de-duplicate by
+    other = "tcp://127.0.0.1:2375"
+    with Store(tmp_path / "s.db") as store:
+        run_collect(engine, store, options(hosts=[SOCKET_URL, other], samples=2))
+        hosts = rows(store, "SELECT DISTINCT host FROM samples ORDER BY host")
+    assert hosts == [(other,), (SOCKET_URL,)]
+
+
+class _FakeCounters:
+    """OOM counters that count up by one on every read of a located container."""
+
+    def __init__(self) -> None:
+        self.pids: dict[str, int | None] = {}
+        self.reads: Counter[str] = Counter()
+
+    def locate(self, container_id: str, pid: int | None) -> None:
+        self.pids[container_id] = pid
+
+    def read(self, container_id: str) -> int | None:
+        self.reads[container_id] += 1
+        return self.reads[container_id]
+
+
+def test_the_kernel_oom_counter_is_stored_beside_each_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = _FakeCounters()
+    monkeypatch.setattr(collect_mod, "OomCounters", lambda: fake)
+    engine = FakeEngine()
+    with Store(tmp_path / "s.db") as store:
+        run_collect(engine, store, options(samples=3))
+        got = rows(
+            store,
+            "SELECT container_id, oom_kills_total FROM samples ORDER BY container_id, ts",
+        )
+    grower = cid("lab-grower")
+    assert fake.pids[grower] == _inspects()[grower]["State"]["Pid"]
+    values = [v for c, v in got if c == grower]
+    assert values and all(isinstance(v, int) and v >= 1 for v in values)
+    assert values == sorted(values)  # read as each frame arrived, in order
+
+
+def test_no_kernel_counter_for_a_remote_engine(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    with Store(tmp_path / "s.db") as store:
+        run_collect(engine, store, options(hosts=["tcp://127.0.0.1:2375"], samples=2))
+        got = rows(store, "SELECT DISTINCT oom_kills_total FROM samples")
+    assert got == [(None,)]

@@ -112,7 +112,8 @@ def _source_store(path: Path) -> None:
 
 
 def _cumulative_ooms(events: pd.DataFrame, samples: pd.DataFrame, cid: str) -> list[int]:
-    ev = events.loc[(events["container_id"] == cid) & (events["action"] == "oom"), "ts"]
+    kills = events["action"].isin(("oom", "oom_kill"))  # engine notes (source), counted kills
+    ev = events.loc[(events["container_id"] == cid) & kills, "ts"]
     ts = samples.loc[samples["container_id"] == cid, "ts"]
     return [int((ev <= t + 1e-6).sum()) for t in ts]
 
@@ -197,7 +198,8 @@ def test_export_window_stdout_and_workload_of(
     # explicit workload wins; the callable derives the rest
     assert [r[2] for r in rows] == ["derived-lab-grower"] * 2 + ["team/batch"] * 2
     # only kills inside the window count (both at T0+12/15, before the 2nd row)
-    assert [r[-1] for r in rows] == ["0", "2", "0", "0"]
+    k = lines[0].split(",").index("oom_kills_total")
+    assert [r[k] for r in rows] == ["0", "2", "0", "0"]
 
 
 def test_export_usage_errors(tmp_path: Path) -> None:
@@ -296,7 +298,7 @@ def test_counter_resets(tmp_path: Path, store: Store) -> None:
     assert sum(T0 + 5 < t <= T0 + 10 for t in ts) == 2
     assert sum(T0 + 25 < t <= T0 + 30 for t in ts) == 1
     assert sum(T0 + 35 < t <= T0 + 40 for t in ts) == 2
-    assert set(ds.events["action"]) == {"oom"}
+    assert set(ds.events["action"]) == {"oom_kill"}
 
 
 def test_first_oom_value_counts_and_blank_cells_do_not_break_the_counter(

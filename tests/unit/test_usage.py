@@ -217,7 +217,7 @@ def test_oom_events_and_failcnt_growth() -> None:
         for hst, c in (("v2", "x"), ("v1", "y"), ("v2", "z"))
         for t, f in ((0, 0), (10, 0), (20, 2), (30, 2))
     ]
-    ev = events([("z", 12.0, "oom"), ("z", 12.5, "oom")], host="v2")
+    ev = events([("z", 12.0, "oom"), ("z", 14.5, "oom")], host="v2")
     use = usage_series(frame(rows), ev, gap_factor=100, failcnt_hosts={"v2"})
     kills = use.frame.groupby("container_id")["oom_kills"].sum().to_dict()
     assert kills == {"x": 2.0, "y": 0.0, "z": 2.0}  # v1 failcnt ignored; z has events

@@ -186,6 +186,7 @@ def sample_from_stats(
             mem_limit=None,
             mem_failcnt=None,
             pids=_int(_dict(stats.get("pids_stats")).get("current")),
+            oom_kills_total=None,
         )
 
     online = _positive(cpu.get("online_cpus"))
@@ -228,6 +229,7 @@ def sample_from_stats(
         mem_limit=_positive(mem.get("limit")),
         mem_failcnt=failcnt,
         pids=_int(_dict(stats.get("pids_stats")).get("current")),
+        oom_kills_total=None,
     )
 
 
