@@ -108,6 +108,10 @@ class Recommendation:
     ``notes`` says why (and explains the confidence). ``options``: the
     Guaranteed and Burstable ways to apply it (set by the analysis, see
     :mod:`rightsize.analysis.qos`; empty without a recommendation).
+    ``basis``: what the values rest on, ``("usage",)`` for a strategy's sizing
+    from history; ``"oom_kill"`` / ``"cpu_throttled"`` for a lower bound from
+    that evidence alone (see :mod:`rightsize.analysis.strategies.bounds`), where
+    a None value means "keep what is declared".
     """
 
     cpu_request: float | None
@@ -117,6 +121,17 @@ class Recommendation:
     confidence: float
     notes: tuple[str, ...] = ()
     options: tuple[QosOption, ...] = ()
+    basis: tuple[str, ...] = ("usage",)
+
+    @property
+    def sized(self) -> bool:
+        """True when the strategy sized both requests from usage (a full recommendation)."""
+        return self.cpu_request is not None and self.memory_request is not None
+
+    @property
+    def lower_bound(self) -> bool:
+        """True when the values are only a lower bound from observed OOM kills or throttling."""
+        return "usage" not in self.basis
 
     @property
     def qos(self) -> QosClass | None:
@@ -131,4 +146,6 @@ class Recommendation:
             "confidence": round(self.confidence, 3),
             "qos": self.qos,
             "qos_options": {o.qos.lower(): o.to_dict() for o in self.options},
+            "lower_bound": self.lower_bound,
+            "basis": list(self.basis),
         }

@@ -9,8 +9,13 @@ or use ``inf``).
 
 Defaults and where they come from:
 
-- data: at least ``min_samples`` = 100 samples (KRR's minimum) and
-  ``min_duration`` = 1 h of history, else ``insufficient_data`` (info).
+- data: at least ``min_samples`` = 30 samples over ``min_duration`` = 1 min
+  of history (:data:`MIN_SAMPLES`, :data:`MIN_DURATION`), else no
+  recommendation and an ``insufficient_data`` finding (info). This is the one
+  rule: the default strategy's ``min_samples``/``min_hours`` follow it, and
+  :func:`data_shortfall` writes the one message the finding and the
+  strategy's note share. Short but sufficient history is not "insufficient":
+  it lowers the recommendation's confidence (and so widens its headroom).
   ``gap_factor`` = 3: an interval longer than 3 x the container's median
   interval is a gap (not averaged across).
 - ``oom_risk``: the memory working set's peak at ≥ 80 % of the limit → info,
@@ -37,10 +42,34 @@ from typing import Any, get_args
 
 from rightsize.errors import UsageError
 from rightsize.model import Severity
+from rightsize.units import format_duration
 
 MiB = 2**20
 
-__all__ = ["Prices", "Thresholds"]
+__all__ = ["MIN_DURATION", "MIN_SAMPLES", "Prices", "Thresholds", "data_shortfall"]
+
+#: fewest samples (CPU and memory both known) for any recommendation
+MIN_SAMPLES = 30
+#: shortest history, in seconds from the first to the last sample, for any recommendation
+MIN_DURATION = 60.0
+
+
+def data_shortfall(
+    samples: int,
+    span: float,
+    min_samples: float = MIN_SAMPLES,
+    min_duration: float = MIN_DURATION,
+) -> str | None:
+    """Why ``samples`` over ``span`` seconds are too little for a recommendation (None: enough).
+
+    The one wording of the rule, e.g. ``20 samples over 19s (at least 30 samples
+    over 1m needed)``, used by the ``insufficient_data`` finding and the strategy note.
+    """
+    if samples >= min_samples and span >= min_duration:
+        return None
+    have = f"{samples} sample{'s' if samples != 1 else ''} over {format_duration(max(span, 0.0))}"
+    need = f"at least {min_samples:g} samples over {format_duration(min_duration)} needed"
+    return f"{have} ({need})"
 
 
 @dataclass(frozen=True)
@@ -62,8 +91,8 @@ class Thresholds:
     """Finding thresholds and severity cut-offs (see the module docstring)."""
 
     # data sufficiency and gaps
-    min_samples: int = 100
-    min_duration: float = 3600.0
+    min_samples: int = MIN_SAMPLES
+    min_duration: float = MIN_DURATION
     gap_factor: float = 3.0
 
     # oom_risk: peak (max) working set / memory limit, p99 / limit, time share above

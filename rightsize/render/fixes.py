@@ -1,14 +1,28 @@
-"""Copy-paste fixes for one workload: Kubernetes YAML, ``docker update``, Compose YAML.
+"""Copy-paste fixes for one workload, in the tools of the platform it runs on.
 
-Values are the strategy's recommendation in each tool's own units: Kubernetes
-quantities (``250m``, ``96Mi``), ``docker update`` flags (``--cpus 0.25``,
-``--memory 96m``; the CPU request as ``--cpu-shares`` = cores x 1024, which is
-how rightsize reads a Docker request back) and Compose ``deploy.resources``.
+- Kubernetes (kubelet CRI labels, cri-dockerd, Prometheus, kubelet sources):
+  the container's ``resources`` YAML, ``kubectl set resources`` and
+  ``kubectl patch`` (strategic merge; ``--subresource resize`` for a bare pod).
+  ``kubectl set resources`` cannot delete a limit (``cpu=0`` writes ``"0"``),
+  so dropping a CPU limit is left to the ``kubectl patch`` (``"cpu": null``).
+- Docker Compose (``com.docker.compose.*`` labels): the service's keys that
+  ``docker compose`` honours (``deploy.resources.limits.cpus/memory``,
+  ``deploy.resources.reservations.memory``, the ``cpu_shares`` service key;
+  ``reservations.cpus`` is Swarm-only and ignored, so the CPU request is
+  ``cpu_shares``), and ``docker update`` for the running containers.
+- Plain Docker: ``docker update`` (live) and the ``docker run`` flags to
+  recreate the container with.
+
+Values are the recommendation in each tool's own units: Kubernetes quantities
+(``250m``, ``96Mi``), ``docker`` flags (``--cpus 0.25``, ``--memory 96m``; the
+CPU request as ``--cpu-shares`` = cores x 1024, which is how rightsize reads
+a Docker request back). A value the recommendation leaves out (None) is not
+touched, except a CPU limit a sized recommendation drops. A lower-bound
+recommendation (:attr:`Recommendation.lower_bound`) only raises what it names.
 
 Container, service and workload names are untrusted: they only ever appear
-as JSON-quoted YAML scalars (JSON strings are valid YAML double-quoted
-scalars, and ``ensure_ascii`` leaves no line break or control character) or
-``shlex.quote``-d shell words, never in comments.
+as JSON-quoted YAML scalars or JSON strings (``ensure_ascii`` leaves no line
+break or control character) or ``shlex.quote``-d shell words, never in comments.
 """
 
 from __future__ import annotations
@@ -17,7 +31,7 @@ import json
 import math
 import shlex
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from rightsize.units import format_cpu
 
@@ -25,19 +39,37 @@ if TYPE_CHECKING:
     from rightsize.analysis.result import WorkloadResult
     from rightsize.model import Declared, Recommendation
 
-__all__ = ["Fixes", "docker_memory", "fixes_for", "k8s_cpu", "k8s_memory", "yaml_quote"]
+__all__ = [
+    "Fixes",
+    "Platform",
+    "docker_memory",
+    "fixes_for",
+    "k8s_cpu",
+    "k8s_memory",
+    "platform_of",
+    "yaml_quote",
+]
 
+K8S_NAMESPACE = "io.kubernetes.pod.namespace"
+K8S_POD = "io.kubernetes.pod.name"
 K8S_CONTAINER = "io.kubernetes.container.name"
+K8S_OWNER_KIND = "rightsize.kubernetes.owner-kind"
+COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
+
+Platform = Literal["kubernetes", "compose", "docker"]
 
 
 @dataclass(frozen=True)
 class Fixes:
-    """The three snippets (plain text; the template escapes them)."""
+    """The snippets for one workload: ``(title, text)`` pairs (plain text; templates escape)."""
 
-    kubernetes: str
-    docker: str
-    compose: str
+    platform: Platform
+    snippets: tuple[tuple[str, str], ...]
+
+    def get(self, title: str) -> str:
+        """The snippet whose title starts with ``title`` ("" when there is none)."""
+        return next((text for t, text in self.snippets if t.startswith(title)), "")
 
 
 def yaml_quote(text: str) -> str:
@@ -73,8 +105,13 @@ def _docker_cpus(cores: float) -> str:
     return f"{milli / 1000:g}"
 
 
-def _compose_memory(nbytes: int) -> str:
-    return docker_memory(nbytes).upper().replace("B", "b")
+def platform_of(w: WorkloadResult) -> Platform:
+    """Where the workload runs, from its labels."""
+    if w.labels.get(K8S_NAMESPACE) and w.labels.get(K8S_CONTAINER):
+        return "kubernetes"
+    if w.labels.get(COMPOSE_PROJECT) and w.labels.get(COMPOSE_SERVICE):
+        return "compose"
+    return "docker"
 
 
 def container_name(w: WorkloadResult) -> str:
@@ -86,25 +123,135 @@ def container_name(w: WorkloadResult) -> str:
     return w.name.rsplit("/", 1)[-1] or w.name
 
 
-def _kubernetes(name: str, rec: Recommendation, declared: Declared) -> str:
-    requests: list[str] = []
-    limits: list[str] = []
+def _drops_cpu_limit(rec: Recommendation, declared: Declared) -> bool:
+    """A sized recommendation without a CPU limit, for a workload that declares one."""
+    return rec.sized and rec.cpu_limit is None and declared.cpu_limit is not None
+
+
+# ---------------------------------------------------------------- Kubernetes
+
+
+def _k8s_values(rec: Recommendation) -> tuple[dict[str, str], dict[str, str]]:
+    requests: dict[str, str] = {}
+    limits: dict[str, str] = {}
     if rec.cpu_request is not None:
-        requests.append(f"cpu: {k8s_cpu(rec.cpu_request)}")
+        requests["cpu"] = k8s_cpu(rec.cpu_request)
     if rec.memory_request is not None:
-        requests.append(f"memory: {k8s_memory(rec.memory_request)}")
+        requests["memory"] = k8s_memory(rec.memory_request)
     if rec.cpu_limit is not None:
-        limits.append(f"cpu: {k8s_cpu(rec.cpu_limit)}")
+        limits["cpu"] = k8s_cpu(rec.cpu_limit)
     if rec.memory_limit is not None:
-        limits.append(f"memory: {k8s_memory(rec.memory_limit)}")
+        limits["memory"] = k8s_memory(rec.memory_limit)
+    return requests, limits
+
+
+def _kubernetes_yaml(name: str, rec: Recommendation, declared: Declared) -> str:
+    requests, limits = _k8s_values(rec)
     lines = ["containers:", f"  - name: {yaml_quote(name)}", "    resources:"]
     if requests:
-        lines += ["      requests:", *(f"        {x}" for x in requests)]
+        lines += ["      requests:", *(f"        {k}: {v}" for k, v in requests.items())]
     if limits:
-        lines += ["      limits:", *(f"        {x}" for x in limits)]
-    if rec.cpu_limit is None and declared.cpu_limit is not None:
+        lines += ["      limits:", *(f"        {k}: {v}" for k, v in limits.items())]
+    if _drops_cpu_limit(rec, declared):
         lines.append("      # no CPU limit recommended: delete limits.cpu")
     return "\n".join(lines)
+
+
+#: the kinds ``kubectl`` patches, from an owner kind or the pod-name pattern
+_KINDS = {
+    "deployment": "deployment",
+    "replicaset": "deployment",
+    "statefulset": "statefulset",
+    "daemonset": "daemonset",
+    "job": "job",
+    "cronjob": "cronjob",
+    "pod": "pod",
+}
+
+
+def _k8s_target(w: WorkloadResult) -> tuple[str, str, str]:
+    """(namespace, kind, name) of the object owning the workload's pods."""
+    from rightsize.analysis.workloads import (
+        _CRONJOB,
+        _DEPLOYMENT,
+        _STATEFULSET,
+        _SUFFIXED,
+        owner_from_pod,
+    )
+
+    namespace = w.labels.get(K8S_NAMESPACE, "default")
+    pod = w.labels.get(K8S_POD, "")
+    parts = w.name.split("/")
+    owner = parts[1] if len(parts) == 3 else (owner_from_pod(pod) if pod else container_name(w))
+    kind = _KINDS.get(w.labels.get(K8S_OWNER_KIND, "").lower(), "")
+    if not kind:
+        if _DEPLOYMENT.match(pod):
+            kind = "deployment"
+        elif _CRONJOB.match(pod):
+            kind = "cronjob"
+        elif _STATEFULSET.match(pod):
+            kind = "statefulset"
+        elif _SUFFIXED.match(pod):
+            kind = "daemonset"
+        else:
+            kind = "pod"
+    return namespace, kind, owner
+
+
+def _pod_spec_body(kind: str, pod_spec: dict[str, Any]) -> dict[str, Any]:
+    if kind == "pod":
+        return {"spec": pod_spec}
+    if kind == "cronjob":
+        return {"spec": {"jobTemplate": {"spec": {"template": {"spec": pod_spec}}}}}
+    return {"spec": {"template": {"spec": pod_spec}}}
+
+
+def _ns_words(namespace: str) -> list[str]:
+    if namespace.startswith("-"):
+        return [shlex.quote(f"--namespace={namespace}")]
+    return ["-n", shlex.quote(namespace)]
+
+
+def _kubectl_patch(w: WorkloadResult, rec: Recommendation) -> str:
+    namespace, kind, owner = _k8s_target(w)
+    requests, limits = _k8s_values(rec)
+    resources: dict[str, Any] = {}
+    if requests:
+        resources["requests"] = requests
+    lim: dict[str, str | None] = dict(limits)
+    if _drops_cpu_limit(rec, w.declared):
+        lim["cpu"] = None  # strategic merge: delete the key
+    if lim:
+        resources["limits"] = lim
+    body = _pod_spec_body(kind, {"containers": [{"name": container_name(w), "resources": resources}]})
+    patch = json.dumps(body, separators=(",", ":"), ensure_ascii=True)
+    words = ["kubectl", *_ns_words(namespace), "patch", kind]
+    options = ["--type", "strategic", "-p", shlex.quote(patch)]
+    if kind == "pod":
+        options += ["--subresource", "resize"]
+    if owner.startswith("-"):
+        words += [*options, "--", shlex.quote(owner)]
+    else:
+        words += [shlex.quote(owner), *options]
+    return " ".join(words)
+
+
+def _kubectl_set_resources(w: WorkloadResult, rec: Recommendation) -> str:
+    namespace, kind, owner = _k8s_target(w)
+    requests, limits = _k8s_values(rec)
+    words = ["kubectl", *_ns_words(namespace), "set", "resources", shlex.quote(f"{kind}/{owner}")]
+    words.append(shlex.quote(f"--containers={container_name(w)}"))
+    if requests:
+        words.append("--requests=" + ",".join(f"{k}={v}" for k, v in requests.items()))
+    if limits:
+        words.append("--limits=" + ",".join(f"{k}={v}" for k, v in limits.items()))
+    text = " ".join(words)
+    if _drops_cpu_limit(rec, w.declared):
+        text = "# set resources cannot delete a limit: drop limits.cpu with kubectl patch\n" + text
+    return text
+
+
+# ---------------------------------------------------------------- Docker
 
 
 def _cpu_shares(cores: float) -> int:
@@ -112,7 +259,7 @@ def _cpu_shares(cores: float) -> int:
     return max(2, round(cores * 1024))
 
 
-def _docker(names: list[str], rec: Recommendation, declared: Declared) -> str:
+def _docker_flags(rec: Recommendation) -> list[str]:
     flags: list[str] = []
     if rec.cpu_limit is not None:
         flags.append(f"--cpus {_docker_cpus(rec.cpu_limit)}")
@@ -124,34 +271,54 @@ def _docker(names: list[str], rec: Recommendation, declared: Declared) -> str:
         flags += [f"--memory {mem}", f"--memory-swap {mem}"]
     if rec.memory_request is not None:
         flags.append(f"--memory-reservation {docker_memory(rec.memory_request)}")
-    targets = [shlex.quote(n) for n in names]
+    return flags
+
+
+def _targets(names: list[str]) -> str:
+    words = [shlex.quote(n) for n in names]
     if any(n.startswith("-") for n in names):
-        targets.insert(0, "--")
-    body = " \\\n  ".join(["docker update", *flags, " ".join(targets)])
-    if rec.cpu_limit is None and declared.cpu_limit is not None:
+        words.insert(0, "--")
+    return " ".join(words)
+
+
+def _docker_update(names: list[str], rec: Recommendation, declared: Declared) -> str:
+    body = " \\\n  ".join(["docker update", *_docker_flags(rec), _targets(names)])
+    if _drops_cpu_limit(rec, declared):
         body = "# no CPU limit recommended: recreate the container without --cpus\n" + body
     return body
 
 
-def _compose(service: str, rec: Recommendation) -> str:
+def _docker_run(image: str | None, rec: Recommendation) -> str:
+    target = shlex.quote(image) if image else "IMAGE"
+    if image and image.startswith("-"):
+        target = "-- " + target
+    return " \\\n  ".join(["docker run", *_docker_flags(rec), f"{target} ..."])
+
+
+def _compose_memory(nbytes: int) -> str:
+    return docker_memory(nbytes)
+
+
+def _compose(service: str, rec: Recommendation, declared: Declared) -> str:
     limits: list[str] = []
-    reservations: list[str] = []
     if rec.cpu_limit is not None:
         limits.append(f'cpus: "{_docker_cpus(rec.cpu_limit)}"')
     if rec.memory_limit is not None:
         limits.append(f"memory: {_compose_memory(rec.memory_limit)}")
-    if rec.cpu_request is not None:
-        reservations.append(f'cpus: "{_docker_cpus(rec.cpu_request)}"')
-    if rec.memory_request is not None:
-        reservations.append(f"memory: {_compose_memory(rec.memory_request)}")
     lines = ["services:", f"  {yaml_quote(service)}:"]
     if rec.cpu_request is not None:
         lines.append(f"    cpu_shares: {_cpu_shares(rec.cpu_request)}")
-    lines += ["    deploy:", "      resources:"]
-    if limits:
-        lines += ["        limits:", *(f"          {x}" for x in limits)]
-    if reservations:
-        lines += ["        reservations:", *(f"          {x}" for x in reservations)]
+    if limits or rec.memory_request is not None:
+        lines += ["    deploy:", "      resources:"]
+        if limits:
+            lines += ["        limits:", *(f"          {x}" for x in limits)]
+        if rec.memory_request is not None:
+            lines += [
+                "        reservations:",
+                f"          memory: {_compose_memory(rec.memory_request)}",
+            ]
+    if _drops_cpu_limit(rec, declared):
+        lines.append("    # no CPU limit recommended: delete cpus and deploy.resources.limits.cpus")
     return "\n".join(lines)
 
 
@@ -163,9 +330,25 @@ def fixes_for(w: WorkloadResult) -> Fixes | None:
     ):
         return None
     name = container_name(w)
+    platform = platform_of(w)
     docker_names = sorted({n for n in w.container_names if n}) or [name]
-    return Fixes(
-        kubernetes=_kubernetes(name, rec, w.declared),
-        docker=_docker(docker_names, rec, w.declared),
-        compose=_compose(name, rec),
-    )
+    snippets: tuple[tuple[str, str], ...]
+    if platform == "kubernetes":
+        snippets = (
+            ("Kubernetes resources", _kubernetes_yaml(name, rec, w.declared)),
+            ("kubectl set resources", _kubectl_set_resources(w, rec)),
+            ("kubectl patch", _kubectl_patch(w, rec)),
+        )
+    elif platform == "compose":
+        snippets = (
+            ("Compose service", _compose(name, rec, w.declared)),
+            ("docker update (live, until the service is recreated)",
+             _docker_update(docker_names, rec, w.declared)),
+        )
+    else:
+        image = w.images[0] if w.images else None
+        snippets = (
+            ("docker update (live)", _docker_update(docker_names, rec, w.declared)),
+            ("docker run flags (when recreating)", _docker_run(image, rec)),
+        )
+    return Fixes(platform, snippets)

@@ -8,7 +8,10 @@ of the workloads table. Templates only lay this out; nothing here is HTML
 
 - :class:`Summary`: window, counts by severity, totals requested vs used vs
   recommended (from the host view: running containers, replicas counted),
-  potential savings (and money when prices are configured), top problems.
+  the change in requests -- net, freed and added per resource, and money when
+  prices are configured (:mod:`rightsize.analysis.savings`) -- and top problems.
+- Actions next to findings point only at numbers the page shows: the
+  recommended value when there is one, else what to do without a number.
 - :class:`HostView`: the scheduler's view of one host, before and after.
 - :class:`WorkloadView`: one workload's row and section; ``charted`` says
   whether it gets full charts (findings above info, up to ``max_charts``,
@@ -23,11 +26,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-import pandas as pd
-
+from rightsize.analysis.savings import Savings
 from rightsize.model import SEVERITIES, Finding, Recommendation
 from rightsize.render import charts
 from rightsize.render.fixes import Fixes, fixes_for
@@ -70,7 +71,7 @@ KIND_TITLE = {
     "insufficient_data": "Not enough history yet",
 }
 KIND_ACTION = {
-    "oom_killed": "Raise the memory limit (and request) to the recommendation below.",
+    "oom_killed": "Raise the memory limit; collect more history for a recommended value.",
     "oom_risk": "Raise the memory limit before it turns into OOM kills.",
     "cpu_throttled": "Raise or drop the CPU limit; set the request from real use.",
     "under_request": "Raise the request so the scheduler reserves what it really uses.",
@@ -173,6 +174,9 @@ class Summary:
     savings_text: str
     money_per_month: float | None
     top: list[FindingView]
+    added_cpu: float = 0.0
+    added_memory: float = 0.0
+    money_added_per_month: float | None = None
 
 
 @dataclass
@@ -202,6 +206,11 @@ class ReportModel:
                 "money_per_month": None
                 if self.summary.money_per_month is None
                 else round(self.summary.money_per_month, 2),
+                "cpu_added": round(self.summary.added_cpu, 3),
+                "memory_added": int(self.summary.added_memory),
+                "money_added_per_month": None
+                if self.summary.money_added_per_month is None
+                else round(self.summary.money_added_per_month, 2),
             },
         }
 
@@ -228,9 +237,14 @@ def _cores(cores: float) -> str:
     return f"{cores:,.2f} cores"
 
 
-def _confidence_text(c: float | None) -> str:
+def _confidence_text(c: float | None, rec: Recommendation | None = None) -> str:
     if c is None:
         return "none: no recommendation"
+    if rec is not None and rec.lower_bound:
+        return (
+            "lower bound only: certain from what was observed, but not enough history "
+            "to say how much more is needed"
+        )
     level = "high" if c >= 0.7 else "medium" if c >= 0.3 else "low"
     return f"{level} ({c:.0%})"
 
@@ -254,6 +268,33 @@ def _change(current: float | None, rec: float | None) -> str:
     return "lower" if rec < current else "raise"
 
 
+def _action(f: Finding, rec: Recommendation | None) -> str:
+    """What to do about ``f``, naming a recommended value only when the page shows one."""
+    generic = KIND_ACTION.get(f.kind, "")
+    if rec is None:
+        return generic
+    mem_limit = rec.memory_limit
+    if f.kind == "oom_killed" and mem_limit is not None:
+        word = "at least " if rec.lower_bound else ""
+        return f"Raise the memory limit to {word}{format_memory(mem_limit)} (recommended below)."
+    if f.kind == "oom_risk" and mem_limit is not None:
+        return f"Set the memory limit to the recommended {format_memory(mem_limit)}."
+    if f.kind == "cpu_throttled":
+        if rec.cpu_limit is not None:
+            word = "at least " if rec.lower_bound else ""
+            return f"Raise the CPU limit to {word}{format_cpu(rec.cpu_limit)} (recommended below)."
+        if rec.sized:
+            return (
+                f"Drop the CPU limit and request the recommended {format_cpu(rec.cpu_request)}."
+            )
+    if f.kind in ("under_request", "over_request") and rec.sized:
+        value = rec.cpu_request if f.resource == "cpu" else rec.memory_request
+        fmt = format_cpu if f.resource == "cpu" else format_memory
+        verb = "Raise" if f.kind == "under_request" else "Lower"
+        return f"{verb} the request to the recommended {fmt(value)}."
+    return generic
+
+
 def _finding_view(f: Finding, w: WorkloadResult | None = None, anchor: str = "") -> FindingView:
     return FindingView(
         severity=f.severity,
@@ -262,35 +303,10 @@ def _finding_view(f: Finding, w: WorkloadResult | None = None, anchor: str = "")
         title=KIND_TITLE.get(f.kind, f.kind.replace("_", " ")),
         resource=f.resource or "",
         message=f.message,
-        action=KIND_ACTION.get(f.kind, ""),
+        action=_action(f, None if w is None else w.recommendation),
         workload=w.name if w is not None else "",
         anchor=anchor,
     )
-
-
-def _replicas(result: AnalysisResult) -> dict[str, int]:
-    """Per workload, containers still reporting near the end of its window (at least 1)."""
-    frame = result.usage
-    if frame.empty or "workload" not in frame:
-        return {}
-    codes = frame["workload"].cat.codes.to_numpy(dtype=np.int64)
-    names = [str(c) for c in frame["workload"].cat.categories]
-    cids = pd.factorize(frame["container_id"])[0].astype(np.int64)
-    ts = frame["ts"].to_numpy(dtype=np.float64)
-    interval = np.nan_to_num(frame["interval"].to_numpy(dtype=np.float64), nan=0.0)
-    ncid = int(cids.max()) + 1 if cids.size else 1
-    key = codes * ncid + cids
-    order = np.argsort(key, kind="stable")
-    uniq, first = np.unique(key[order], return_index=True)
-    last = np.maximum.reduceat(ts[order], first)
-    w_of = uniq // ncid
-    w_end = np.full(len(names), -np.inf)
-    np.maximum.at(w_end, codes, ts)
-    step = np.zeros(len(names))
-    np.maximum.at(step, codes, interval)
-    live = last >= (w_end - 3 * np.maximum(step, 1.0))[w_of]
-    counts = np.bincount(w_of[live], minlength=len(names))
-    return {n: max(1, int(c)) for n, c in zip(names, counts, strict=True)}
 
 
 # ---------------------------------------------------------------- workloads
@@ -320,8 +336,8 @@ def _resource_view(w: WorkloadResult, resource: str, hist: History | None) -> Re
         limit=fmt(limit),
         p95=fmt(p95),
         peak=fmt(peak),
-        rec_request=fmt(rec_request) if rec is not None else "-",
-        rec_limit=fmt(rec_limit) if rec is not None else "-",
+        rec_request=_rec_text(rec, rec_request, fmt),
+        rec_limit=_rec_text(rec, rec_limit, fmt),
         request_key=_num(request),
         p95_key=_num(p95),
         peak_key=_num(peak),
@@ -329,15 +345,6 @@ def _resource_view(w: WorkloadResult, resource: str, hist: History | None) -> Re
         change=_change(_num(request), _num(rec_request)),
         sparkline=spark,
     )
-
-
-def _freed(w: WorkloadResult, resource: str) -> float:
-    rec = w.recommendation
-    current = getattr(w.declared, f"{resource}_request")
-    new = None if rec is None else getattr(rec, f"{resource}_request")
-    if current is None or new is None:
-        return 0.0
-    return max(0.0, float(current) - float(new))
 
 
 def _money(result: AnalysisResult, cores: float, nbytes: float) -> float | None:
@@ -352,30 +359,22 @@ def _money(result: AnalysisResult, cores: float, nbytes: float) -> float | None:
     return total
 
 
-def _savings_text(cores: float, nbytes: float, money: float | None) -> str:
-    if cores <= 0 and nbytes <= 0:
-        return ""
-    parts = []
-    if cores > 0:
-        parts.append(f"{format_cpu(cores)} CPU")
-    if nbytes > 0:
-        parts.append(f"{format_memory(nbytes)} memory")
-    text = " and ".join(parts) + " of requests freed"
-    if money is not None:
-        text += f", about {money:,.2f} per month"
-    return text
+def _rec_text(rec: Recommendation | None, value: float | None, fmt: Any) -> str:
+    """A recommended value as shown: ``≥ 196Mi`` for a lower bound, ``unchanged`` for None there."""
+    if rec is None:
+        return "-"
+    if rec.lower_bound:
+        return f"\u2265 {fmt(value)}" if value is not None else "unchanged"
+    return str(fmt(value))
 
 
 def _workload_view(
-    i: int, w: WorkloadResult, result: AnalysisResult, replicas: int
+    i: int, w: WorkloadResult, result: AnalysisResult, saved: Savings
 ) -> WorkloadView:
     anchor = f"w-{i}"
     hist = result.histories.get(w.name)
     severity = w.worst_severity or "ok"
     rec = w.recommendation
-    freed_cpu = _freed(w, "cpu") * replicas
-    freed_mem = _freed(w, "memory") * replicas
-    money = _money(result, freed_cpu, freed_mem)
     thr = w.throttling
     throttling = (
         f"{thr.share:.0%} of {thr.periods:,} CFS periods throttled, "
@@ -390,13 +389,13 @@ def _workload_view(
         severity=severity,
         icon=SEVERITY_ICON[severity],
         rank=SEVERITY_RANK[severity],
-        findings=[_finding_view(f) for f in w.findings],
+        findings=[_finding_view(f, w) for f in w.findings],
         kinds=", ".join(sorted({f.kind for f in w.findings if f.severity != "info"}))
         or ", ".join(sorted({f.kind for f in w.findings})),
         cpu=_resource_view(w, "cpu", hist),
         memory=_resource_view(w, "memory", hist),
         confidence=None if rec is None else rec.confidence,
-        confidence_text=_confidence_text(None if rec is None else rec.confidence),
+        confidence_text=_confidence_text(None if rec is None else rec.confidence, rec),
         notes=[] if rec is None else _notes(rec.notes),
         containers=sorted({n for n in w.container_names if n}) or [c[:12] for c in w.containers],
         images=list(w.images),
@@ -407,10 +406,10 @@ def _workload_view(
         f", {w.cpu.gaps} gap{'s' if w.cpu.gaps != 1 else ''})",
         throttling=throttling,
         oom_kills=w.oom_kills,
-        replicas=replicas,
-        freed_cpu=freed_cpu,
-        freed_memory=freed_mem,
-        savings=_savings_text(freed_cpu, freed_mem, money),
+        replicas=saved.replicas,
+        freed_cpu=saved.cpu.freed,
+        freed_memory=saved.memory.freed,
+        savings=saved.text(),
         fixes=fixes_for(w),
         qos=_qos_rows(rec),
     )
@@ -541,10 +540,8 @@ def build_model(
     ``none`` = sparklines only.
     """
     when = (now or datetime.now(UTC)).astimezone(UTC)
-    replicas = _replicas(result)
-    views = [
-        _workload_view(i, w, result, replicas.get(w.name, 1)) for i, w in enumerate(result.results)
-    ]
+    saved = result.savings
+    views = [_workload_view(i, w, result, saved[w.name]) for i, w in enumerate(result.results)]
     by_name = {w.name: w for w in result.results}
 
     # full charts
@@ -603,10 +600,9 @@ def build_model(
         totals.append(
             ("Containers without a CPU request", str(undeclared), "", "0" if rec_cpu else "")
         )
-    freed_cpu = sum(v.freed_cpu for v in views)
-    freed_mem = sum(v.freed_memory for v in views)
-    money = _money(result, freed_cpu, freed_mem)
-    if money is not None:
+    overall = result.total_savings
+    money_change = overall.money("total")
+    if money_change is not None:
         p = result.thresholds.prices
         req_money = _money(result, req_cpu, req_mem) or 0.0
         rec_money = _money(result, rec_cpu, rec_mem) or 0.0
@@ -629,11 +625,14 @@ def build_model(
         findings=findings,
         workloads_by_severity=wl_sev,
         totals=totals,
-        freed_cpu=freed_cpu,
-        freed_memory=freed_mem,
-        savings_text=_savings_text(freed_cpu, freed_mem, money) or "nothing to free",
-        money_per_month=money,
+        freed_cpu=overall.cpu.freed,
+        freed_memory=overall.memory.freed,
+        savings_text=overall.text() or "no change in requests",
+        money_per_month=None if money_change is None else money_change.freed,
         top=top,
+        added_cpu=overall.cpu.added,
+        added_memory=overall.memory.added,
+        money_added_per_month=None if money_change is None else money_change.added,
     )
     host_views = [_host_view(h, i, i < MAX_HOST_CHARTS) for i, h in enumerate(hosts)]
     source = ", ".join(str(h) for h in result.source.get("hosts", []) or [])

@@ -13,9 +13,11 @@ and its :class:`Recommendation`:
 
 Values are Kubernetes quantities, never below the recommendation: CPU rounded
 up to whole millicores (``250m``, ``1``, ``1.5``), memory up to whole MiB
-(``384Mi``, ``2Gi``). A recommended ``cpu_limit`` of None means "no CPU
-limit": ``limits.cpu: null`` (delete it) when the manifest had one, else
-nothing. Other None values are left out (nothing recommended).
+(``384Mi``, ``2Gi``). In a sized recommendation (:attr:`Recommendation.sized`)
+a ``cpu_limit`` of None means "no CPU limit": ``limits.cpu: null`` (delete it)
+when the manifest had one. Other None values are left out (nothing
+recommended; in a lower bound, "keep what is declared"). Without a value to
+set there is no patch at all: a patch that only deletes is never written.
 
 Names come from manifests and are untrusted: YAML goes through
 ``yaml.safe_dump`` and JSON through ``json.dumps``; shell words are
@@ -92,7 +94,7 @@ def _require_kubernetes(mw: ManifestWorkload) -> None:
 
 
 def patch_resources(mw: ManifestWorkload, rec: Recommendation) -> dict[str, dict[str, str | None]]:
-    """The ``resources`` block of the patch (empty when nothing changes)."""
+    """The ``resources`` block of the patch (empty when the recommendation sets no value)."""
     requests: dict[str, str | None] = {}
     limits: dict[str, str | None] = {}
     if rec.cpu_request is not None:
@@ -101,10 +103,12 @@ def patch_resources(mw: ManifestWorkload, rec: Recommendation) -> dict[str, dict
         requests["memory"] = memory_quantity(rec.memory_request)
     if rec.cpu_limit is not None:
         limits["cpu"] = cpu_quantity(rec.cpu_limit)
-    elif mw.declared.cpu_limit is not None:
+    elif rec.sized and mw.declared.cpu_limit is not None:
         limits["cpu"] = None  # strategic merge: delete the key
     if rec.memory_limit is not None:
         limits["memory"] = memory_quantity(rec.memory_limit)
+    if not requests and not any(v is not None for v in limits.values()):
+        return {}  # nothing recommended: never a patch that only deletes
     out: dict[str, dict[str, str | None]] = {}
     if requests:
         out["requests"] = requests

@@ -2,6 +2,9 @@
 
 Built in: ``rightsize`` (the default), ``krr-simple`` and ``vpa`` (faithful
 re-implementations of the reference tools' defaults, for comparison).
+:func:`recommend` falls back on the lower bounds of
+:mod:`~rightsize.analysis.strategies.bounds` (OOM kills, heavy throttling)
+when a strategy finds too little data to size a workload.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Mapping
 from rightsize.analysis.strategies import krr_simple, vpa
 from rightsize.analysis.strategies import rightsize as rightsize_strategy
 from rightsize.analysis.strategies.base import History, Strategy, StrategySpec
+from rightsize.analysis.strategies.bounds import with_evidence_bounds
 from rightsize.errors import UsageError
 from rightsize.model import Recommendation
 
@@ -61,9 +65,13 @@ def resolve_params(name: str, params: Mapping[str, float] | None = None) -> dict
 def recommend(
     name: str, history: History, params: Mapping[str, float] | None = None
 ) -> Recommendation:
-    """Run the strategy ``name`` on ``history`` with ``params`` over its defaults."""
+    """Run the strategy ``name`` on ``history`` with ``params`` over its defaults.
+
+    Without enough data to size the workload, the lower bounds that observed
+    OOM kills or heavy throttling support (see :func:`with_evidence_bounds`).
+    """
     spec = get_strategy(name)
-    return spec.func(history, resolve_params(name, params))
+    return with_evidence_bounds(history, spec.func(history, resolve_params(name, params)))
 
 
 for _spec in (rightsize_strategy.SPEC, krr_simple.SPEC, vpa.SPEC):

@@ -36,8 +36,9 @@ Confidence
     ``min(1, days / full_confidence_days) x min(1, samples / full_confidence_samples)
     x coverage``, where coverage is the share of the window covered by samples
     (an interval longer than ``gap_factor`` x the median interval is a gap and
-    lowers it). Below ``min_samples`` samples or ``min_hours`` hours:
-    insufficient data (all values None).
+    lowers it). Below ``min_samples`` samples or ``min_hours`` hours (by default
+    the one rule of :mod:`rightsize.analysis.thresholds`, ``MIN_SAMPLES`` over
+    ``MIN_DURATION``): insufficient data (all values None).
 
 Floors: ``cpu_min_cores`` and ``memory_min_bytes``; everything is rounded up to
 whole millicores and MiB.
@@ -63,12 +64,13 @@ from rightsize.analysis.strategies._common import (
     weighted_quantile,
 )
 from rightsize.analysis.strategies.base import FloatArray, History, StrategySpec
+from rightsize.analysis.thresholds import MIN_DURATION, MIN_SAMPLES, data_shortfall
 from rightsize.model import Recommendation
 from rightsize.units import format_cpu, format_memory
 
 DEFAULTS: dict[str, float] = {
-    "min_samples": 30.0,
-    "min_hours": 0.02,
+    "min_samples": float(MIN_SAMPLES),
+    "min_hours": MIN_DURATION / 3600,
     "full_confidence_days": 3.0,
     "full_confidence_samples": 500.0,
     "gap_factor": 3.0,
@@ -299,13 +301,10 @@ def recommend(history: History, params: Mapping[str, float]) -> Recommendation:
     ok = np.isfinite(history.cpu) & np.isfinite(history.memory)
     n = int(np.count_nonzero(ok))
     conf, conf_note = _confidence(history, params) if history.ts.size else (0.0, "")
-    hours = (float(history.ts[-1] - history.ts[0]) / 3600) if history.ts.size else 0.0
-    if n < params["min_samples"] or hours < params["min_hours"]:
-        return insufficient(
-            f"{n} samples over {hours:.1f} h; need {params['min_samples']:g} samples over "
-            f"{params['min_hours']:g} h",
-            confidence=0.0,
-        )
+    span = float(history.ts[-1] - history.ts[0]) if history.ts.size else 0.0
+    short = data_shortfall(n, span, params["min_samples"], params["min_hours"] * 3600)
+    if short is not None:
+        return insufficient(short, confidence=0.0)
     notes = [conf_note]
     unc = params["uncertainty_margin"] * (1 - conf)
 
