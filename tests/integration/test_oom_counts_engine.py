@@ -1,0 +1,125 @@
+"""OOM kill counts equal the kernel's, on a real engine.
+
+The engine sends bursts of ``oom`` events per kill (more under CPU
+contention); rightsize must count what the kernel counts. The kernel's own
+record is its log: one ``oom-kill:`` line per kill naming the victim's
+memory cgroup (``task_memcg=/docker/<id>``), and, while a container's cgroup
+lives, its ``oom_kill`` counter. Markers written to ``/dev/kmsg`` bound the
+collection window in the log.
+
+The three containers mirror the lab's OOM workloads with shorter timers:
+one killed once and never restarted (lab-grower), one whose child is killed
+every few seconds while it keeps running (lab-oomchild), one whose main
+process is killed and restarted (lab-restarting).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+import rightsize
+from rightsize.sources.docker.cgroups import OomCounters
+from rightsize.sources.docker.client import DockerClient
+
+from .conftest import REQUIRE, Containers
+from .test_collect_engine import run_collect
+
+MiB = 2**20
+
+
+def _kernel_log() -> list[str]:
+    try:
+        out = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=30, check=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        if REQUIRE:
+            pytest.fail(f"the kernel log is needed to check OOM counts: {exc}")
+        pytest.skip(f"the kernel log is not readable here: {exc}")
+    return out.stdout.splitlines()
+
+
+def _mark(text: str) -> None:
+    try:
+        with open("/dev/kmsg", "w") as kmsg:
+            kmsg.write(text + "\n")
+    except OSError as exc:
+        if REQUIRE:
+            pytest.fail(f"cannot write a marker to /dev/kmsg: {exc}")
+        pytest.skip(f"cannot write a marker to /dev/kmsg (needs root): {exc}")
+
+
+def _kills_between(lines: list[str], start: str, end: str) -> dict[str, int]:
+    """oom-kill lines per victim cgroup path between the two markers."""
+    out: dict[str, int] = {}
+    inside = False
+    for line in lines:
+        if start in line:
+            inside = True
+        elif end in line:
+            break
+        elif inside and "oom-kill:" in line:
+            m = re.search(r"task_memcg=([^,\s]+)", line)
+            if m:
+                out[m.group(1)] = out.get(m.group(1), 0) + 1
+    return out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="reading the kernel log and /dev/kmsg needs root")
+def test_oom_kill_counts_equal_the_kernels(
+    tmp_path: Path, containers: Containers, engine: DockerClient
+) -> None:
+    grower = containers.start(
+        "grower",
+        "s=; while true; do s=\"$s$(head -c 4000000 /dev/zero | tr '\\0' a)\"; sleep 0.3; done",
+        {"Memory": 48 * MiB, "MemorySwap": 48 * MiB},
+    )
+    oomchild = containers.start(
+        "oomchild",
+        "while true; do sleep 4; sh -c 'echo 1000 > /proc/self/oom_score_adj; "
+        "x=$(head -c 48000000 /dev/zero | tr \"\\0\" a); sleep 1'; done",
+        {"Memory": 24 * MiB, "MemorySwap": 24 * MiB},
+    )
+    restarting = containers.start(
+        "restarting",
+        "sleep 5; x=$(head -c 40000000 /dev/zero | tr '\\0' a); sleep 5",
+        {"Memory": 24 * MiB, "MemorySwap": 24 * MiB,
+         "RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 0}},
+    )
+    pid = engine.inspect(oomchild)["State"]["Pid"]
+    counters = OomCounters()
+    path = counters.locate(oomchild, pid)
+    assert path is not None, "the kernel's counter of a local container is readable"
+    run = uuid.uuid4().hex[:8]
+    db = tmp_path / "s.db"
+    _mark(f"rightsize-test {run} start")
+    before = counters.read(oomchild)
+    run_collect(db, containers.label, "--duration", "25s", "--interval", "1s")
+    after = counters.read(oomchild)
+    _mark(f"rightsize-test {run} end")
+    log = _kills_between(_kernel_log(), f"rightsize-test {run} start", f"rightsize-test {run} end")
+
+    def kernel(cid: str) -> int:
+        return sum(n for memcg, n in log.items() if cid in memcg)
+
+    result = rightsize.analyze(db)
+    by_id = {w.containers[0]: w for w in result}
+    assert before is not None and after is not None
+    # the child's kills, by its cgroup's counter and by the log, as rightsize counted them
+    assert after - before == kernel(oomchild) >= 3
+    assert by_id[oomchild].oom_kills == kernel(oomchild)
+    assert by_id[oomchild].oom.evidence == ["kernel"]
+    assert by_id[oomchild].oom.exits == 0
+    # killed once, never restarted; killed and restarted several times
+    assert engine.inspect(grower)["State"]["OOMKilled"] is True
+    assert by_id[grower].oom_kills == kernel(grower) == 1
+    assert kernel(restarting) >= 2
+    assert by_id[restarting].oom_kills == kernel(restarting)
+    # the engine sent more oom events than there were kills
+    ds = rightsize.load(db)
+    raw = int((ds.events["action"] == "oom").sum())
+    assert raw >= sum(kernel(c) for c in (grower, oomchild, restarting))
