@@ -2,6 +2,7 @@
 
     RightsizeError            base; never raised directly
     ├── UsageError            bad flag, bad value, bad config          → exit 2
+    │   └── UnknownWorkload   ``result["name"]`` of no workload (also a KeyError)
     ├── InputError            a malformed input file (names the file)   → exit 2
     └── RuntimeFailure        engine/server unreachable, permission
         │                     denied, no data in the window             → exit 3
@@ -30,6 +31,21 @@ class UsageError(RightsizeError):
     """A bad flag, option value or config key (exit 2)."""
 
     exit_code = EXIT_USAGE
+
+
+class UnknownWorkload(UsageError, KeyError):
+    """A workload name that is not in the result; a ``KeyError`` too, so ``in``/``get`` work."""
+
+    def __init__(self, name: str, known: list[str], shown: int = 20) -> None:
+        listed = ", ".join(repr(k) for k in known[:shown])
+        if len(known) > shown:
+            listed += f", … ({len(known) - shown} more)"
+        super().__init__(f"no workload named {name!r}; known workloads: {listed or 'none'}")
+        self.name = name
+        self.known = tuple(known)
+
+    def __str__(self) -> str:  # KeyError's str() would quote the whole message
+        return str(self.args[0])
 
 
 class InputError(RightsizeError):
