@@ -90,6 +90,8 @@ EXPORT_COLUMNS = (
     "oom_kills_total",
     "image",
     "labels",
+    "oom_exits_total",
+    "restarts_total",
 )
 KNOWN_COLUMNS = frozenset(EXPORT_COLUMNS)
 
@@ -429,7 +431,9 @@ def _parse(src: _Source, frame: pd.DataFrame, default_host: str) -> pd.DataFrame
     out["throttled_ns"] = _integers(
         num("cpu_throttled_seconds_total", "cumulative throttled seconds", scale=1e9) * 1e9
     )
-    out["oom"] = num("oom_kills_total", "a cumulative OOM kill count").round()
+    out["oom_kills_total"] = num("oom_kills_total", "a cumulative OOM kill count").round()
+    out["oom_exits_total"] = num("oom_exits_total", "a cumulative count of OOM exits").round()
+    out["restarts_total"] = num("restarts_total", "a cumulative count of restarts").round()
     cpu_expected = "cores (0.25) or a CPU quantity (250m)"
     mem_expected = "bytes (536870912) or a memory quantity (512Mi)"
     for col in ("cpu_request", "cpu_limit"):
@@ -439,11 +443,34 @@ def _parse(src: _Source, frame: pd.DataFrame, default_host: str) -> pd.DataFrame
     return out.sort_values(["host", "container_id", "ts"], kind="stable")
 
 
-def _oom_events(
-    src: _Source, frame: pd.DataFrame, names: dict[tuple[str, str], str]
+#: cumulative columns that stand for lifecycle events: column -> (event action, exit code, what)
+_COUNTED_EVENTS: dict[str, tuple[str, int | None, str]] = {
+    "oom_kills_total": ("oom_kill", None, "OOM kills"),
+    "oom_exits_total": ("die", 137, "OOM exits"),
+    "restarts_total": ("start", None, "restarts"),
+}
+
+
+def _counted_events(src: _Source, frame: pd.DataFrame, names: dict[tuple[str, str], str]
+                    ) -> list[EventRow]:
+    """The events the cumulative columns count (see the module doc)."""
+    out: list[EventRow] = []
+    for column, (action, exit_code, what) in _COUNTED_EVENTS.items():
+        out += _events_of_counter(src, frame, names, column, action, exit_code, what)
+    return out
+
+
+def _events_of_counter(
+    src: _Source,
+    frame: pd.DataFrame,
+    names: dict[tuple[str, str], str],
+    column: str,
+    action: str,
+    exit_code: int | None,
+    what: str,
 ) -> list[EventRow]:
-    """One ``oom`` event per kill counted by ``oom_kills_total`` (see the module doc)."""
-    oom = frame["oom"]
+    """One ``action`` event per unit a cumulative ``column`` grows (see the module doc)."""
+    oom = frame[column]
     if oom.isna().all():
         return []
     keys = [frame["host"], frame["container_id"]]
@@ -458,10 +485,10 @@ def _oom_events(
         label = _first_bad(huge)
         raise src.fail(
             label,
-            "oom_kills_total",
-            f"implausible jump of {int(increase[label])} kills to",
+            column,
+            f"implausible jump of {int(increase[label])} {what} to",
             int(oom[label]),
-            "a cumulative count of OOM kills",
+            f"a cumulative count of {what}",
         )
     counts = increase[hit].astype("int64").to_numpy()
     rows = frame.loc[hit]
@@ -475,8 +502,8 @@ def _oom_events(
             host=str(h),
             container_id=str(c),
             ts=float(t),
-            action="oom_kill",
-            exit_code=None,
+            action=action,
+            exit_code=exit_code,
             name=names.get((str(h), str(c)), str(c)),
         )
         for h, c, t in zip(hosts, ids, stamps, strict=True)
@@ -594,7 +621,7 @@ def import_file(path: Path, store: Store, *, host: str = "import") -> ImportSumm
     names: dict[tuple[str, str], str] = {}
     for (h, c), n in zip(list(last_names.index), last_names.tolist(), strict=True):
         names[(str(h), str(c))] = n if isinstance(n, str) else str(c)
-    events = _oom_events(src, frame, names)
+    events = _counted_events(src, frame, names)
     containers = _containers(frame)
     events_before = store.counts()["events"]
     added = 0
@@ -662,10 +689,14 @@ def _export_frame(
         }
     )
     s = s.merge(per_row, on=[*keys, "ts"], how="left", validate="one_to_one")
+    s = s.sort_values([*keys, "ts"], kind="stable").reset_index(drop=True)
     kills = s.groupby(keys, sort=False)["_kills"].cumsum().fillna(0).round()
+    exits, restarts = _lifecycle_counts(s, events)
 
-    micros = np.round(s["ts"].to_numpy(dtype="float64") * 1e6).astype("int64")
-    stamps = np.datetime_as_string(micros.astype("datetime64[us]"), unit="us")
+    # nanoseconds: the engine's read times are finer than microseconds, and rates
+    # over 1 s intervals would change in the sixth digit
+    nanos = np.round(s["ts"].to_numpy(dtype="float64") * 1e9).astype("int64")
+    stamps = np.datetime_as_string(nanos.astype("datetime64[ns]"), unit="ns")
     ints: Any = "Int64"
     out = pd.DataFrame(
         {
@@ -687,10 +718,55 @@ def _export_frame(
             "oom_kills_total": kills.astype("int64"),
             "image": s["image"],
             "labels": s["labels"],
+            "oom_exits_total": exits,
+            "restarts_total": restarts,
         },
         columns=list(EXPORT_COLUMNS),
     )
     return out.reset_index(drop=True)
+
+
+def _lifecycle_counts(s: pd.DataFrame, events: pd.DataFrame) -> tuple[Any, Any]:
+    """Per row (sorted by container and time): OOM exits and (re)starts so far.
+
+    An event counts on the row whose interval holds it (the first reading at or
+    after it), as the analysis attributes them; an OOM exit (a ``die`` within
+    seconds of an OOM kill) after a container's last reading lands on that reading.
+    """
+    from rightsize.analysis.result import OOM_EXIT_WINDOW
+
+    n = len(s)
+    exits = np.zeros(n, dtype=np.int64)
+    restarts = np.zeros(n, dtype=np.int64)
+    if not len(events) or not n:
+        return exits, restarts
+    codes, keys = pd.factorize(pd.MultiIndex.from_arrays([s["host"], s["container_id"]]))
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    bounds = dict(zip(keys, zip(starts, np.r_[starts[1:], n], strict=True), strict=True))
+    ts = s["ts"].to_numpy(dtype=np.float64)
+    ev = events[events["action"].isin(("oom", "oom_kill", "die", "start", "restart"))]
+    for (host, cid), g in ev.groupby(["host", "container_id"], sort=False):
+        span = bounds.get((str(host), str(cid)))
+        if span is None:
+            continue
+        lo, hi = int(span[0]), int(span[1])
+        acts = g["action"].to_numpy(dtype=object)
+        ets = g["ts"].to_numpy(dtype=np.float64)
+        ooms = np.sort(ets[(acts == "oom") | (acts == "oom_kill")])
+        dies = ets[acts == "die"]
+        if ooms.size and dies.size:
+            i = np.searchsorted(ooms, dies, side="right") - 1
+            ok = (i >= 0) & (dies - ooms[np.maximum(i, 0)] <= OOM_EXIT_WINDOW)
+            rows = np.minimum(lo + np.searchsorted(ts[lo:hi], dies[ok], side="left"), hi - 1)
+            np.add.at(exits, rows, 1)
+        begun = ets[(acts == "start") | (acts == "restart")]
+        rows = lo + np.searchsorted(ts[lo:hi], begun, side="left")
+        np.add.at(restarts, rows[(rows > lo) & (rows < hi)], 1)
+    by = [s["host"], s["container_id"]]
+    return (
+        pd.Series(exits).groupby(by, sort=False).cumsum().to_numpy(),
+        pd.Series(restarts).groupby(by, sort=False).cumsum().to_numpy(),
+    )
 
 
 def _write_atomic(out: Path, write: Callable[[str], None]) -> None:

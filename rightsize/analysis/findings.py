@@ -179,12 +179,11 @@ def _oom_killed(oom: OomKills, declared: Declared, memory: ResourceStats) -> Fin
             f"{n} OOM {plural}: {oom.exits} ended the container, "
             f"{oom.children} hit a child process while it kept running"
         )
-    source = "" if oom.evidence in (["state"], ["failcnt"]) else f"; from {oom.evidence_text}"
     return Finding(
         "oom_killed",
         "critical",
         "memory",
-        f"{what} ({limit}{peak}{source})",
+        f"{what} ({limit}{peak})",
         {"kills": float(n), "exits": float(oom.exits)},
     )
 

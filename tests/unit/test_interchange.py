@@ -20,6 +20,7 @@ from rightsize.rows import ContainerRow, EventRow, SampleRow
 from rightsize.store import Store, load
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "import"
+LAB = Path(__file__).parent.parent.parent / "data" / "lab-session"
 T0 = 1_714_564_800.0  # 2024-05-01T12:00:00Z
 HEADER = "timestamp,container,cpu_seconds_total,memory_bytes"
 
@@ -168,8 +169,8 @@ def test_export_csv_columns_and_values(tmp_path: Path) -> None:
     frame = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert tuple(frame.columns) == interchange.EXPORT_COLUMNS
     first = frame.iloc[0]
-    assert first["timestamp"] == "2024-05-01T12:00:00.000000Z"
-    assert frame.iloc[1]["timestamp"] == "2024-05-01T12:00:10.123456Z"
+    assert first["timestamp"] == "2024-05-01T12:00:00.000000000Z"
+    assert frame.iloc[1]["timestamp"] == "2024-05-01T12:00:10.123456000Z"
     assert first["container"] == "aaa"
     assert first["cpu_seconds_total"] == "5.0"
     assert first["cpu_cores"] == ""
@@ -577,3 +578,80 @@ def test_parquet_without_pyarrow(
     with pytest.raises(UsageError, match=r"rightsize\[parquet\]"):
         export_samples(src, tmp_path / "out.parquet", fmt="parquet")
     assert not (tmp_path / "out.parquet").exists()
+
+
+# --------------------------------------------------------------------------- lab session
+
+
+def _analysis(db: Path) -> dict[str, dict[str, Any]]:
+    from rightsize.analysis.result import analyze
+
+    out = {}
+    for w in analyze(load(db)).to_dict()["workloads"]:
+        w.pop("containers")
+        w.pop("oom_evidence")  # the store's engine events vs the import's counter
+        out[w["workload"]] = w
+    return out
+
+
+def test_export_then_import_of_the_lab_session_gives_the_same_analysis(tmp_path: Path) -> None:
+    from rightsize.sources.recording import import_recordings
+
+    src, dst, out = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "lab.csv"
+    with Store(src) as store:
+        import_recordings(LAB, store)
+    export_samples(src, out)
+    with Store(dst) as store:
+        import_file(out, store)
+    before, after = _analysis(src), _analysis(dst)
+    assert sorted(after) == sorted(before)
+    for name, w in before.items():
+        assert after[name] == w, name
+    # what used to be lost: the grower's last kill (after its last sample) and its exit
+    assert after["lab-grower"]["oom_kills"] == 1
+    first = after["lab-grower"]["findings"][0]
+    assert first["kind"] == "oom_killed" and "ended the container" in first["message"]
+    assert after["lab-hostile"]["labels"] == before["lab-hostile"]["labels"] != {}
+    frame = pd.read_csv(out)
+    docker_rows = frame["cpu_seconds_total"].notna()
+    assert frame.loc[docker_rows, "cpu_cores"].notna().mean() > 0.9  # every interval's rate
+
+
+def test_compose_grouping_survives_export_and_import(tmp_path: Path) -> None:
+    src, dst, out = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "x.csv"
+    compose = {"com.docker.compose.project": "shop", "com.docker.compose.service": "web"}
+    with Store(src) as s:
+        s.write(
+            samples=[_sample(c, T0 + 10 * i, cpu_total_ns=10**9 * i, mem_working_set=1)
+                     for c in ("web1", "web2") for i in range(3)],
+            containers=[_container(c, f"shop-web-{c[-1]}", labels=compose)
+                        for c in ("web1", "web2")],
+        )
+    export_samples(src, out)
+    with Store(dst) as s:
+        import_file(out, s)
+    from rightsize.analysis.result import analyze
+
+    names = [w.name for w in analyze(load(dst))]
+    assert names == [w.name for w in analyze(load(src))] == ["shop/web"]
+    assert load(dst).containers["labels"].tolist() == [compose, compose]
+
+
+def test_contract_throttling_columns_alone_are_read(tmp_path: Path, store: Store) -> None:
+    # product.md's columns: periods and throttled periods, no throttled seconds
+    text = "timestamp,container,cpu_seconds_total,memory_bytes,cpu_periods_total,"
+    text += "cpu_throttled_periods_total\n"
+    for i in range(5):
+        text += f"{T0 + 10 * i},c,{i},1,{100 * i},{40 * i}\n"
+    import_file(_csv(tmp_path, text), store)
+    from rightsize.analysis.result import analyze
+
+    (w,) = analyze(load(store.path))
+    assert w.throttling.periods == 400 and w.throttling.throttled_periods == 160
+    assert w.throttling.share == pytest.approx(0.4)
+
+
+def test_labels_must_be_a_json_object_of_strings(tmp_path: Path, store: Store) -> None:
+    text = f'timestamp,container,cpu_cores,memory_bytes,labels\n{T0},c,1,1,"[1, 2]"\n'
+    with pytest.raises(InputError, match=r"line 2.*'labels'.*JSON object"):
+        import_file(_csv(tmp_path, text), store)
