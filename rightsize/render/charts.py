@@ -1,9 +1,10 @@
 """Charts for the HTML report, as inline SVG strings.
 
-- :func:`usage_chart`: one resource of one workload over time (max per time
-  bucket, at most ``MAX_POINTS`` points) against request, limit and the
-  recommendation, OOM kills and throttled intervals on the timeline, and the
-  distribution of the readings beside it (matplotlib).
+- :func:`usage_chart`: one resource of one workload over time (min-max band
+  and max line per bucket, at most ``MAX_POINTS`` buckets) against request,
+  limit and the recommendation, OOM kills (one marker per time bucket, sized
+  by count) and throttled runs on the timeline, and the distribution of the
+  readings beside it (matplotlib). Its size is bounded whatever the history.
 - :func:`host_chart`: a host's capacity against requests, limits and peak
   use, before and after the recommendations (matplotlib).
 - :func:`trend_chart`: findings by severity over past reports (matplotlib).
@@ -16,6 +17,9 @@ metadata or namespace URIs (HTML parsing puts ``<svg>`` in the SVG
 namespace), no timestamp, ids salted per chart so two charts never share an
 id, text as ``<text>`` (small, and styled by the page), coordinates rounded
 to 0.1 pt. Series are told apart by line style and markers, not only colour.
+Legends sit under the plots, in as many columns as fit (never clipped, never
+over the data). ``role="img"`` SVGs take their accessible name from
+``label=`` (``aria-label``) or from the page (``aria-labelledby``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 import matplotlib
 import numpy as np
 import numpy.typing as npt
+from markupsafe import escape
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, Locator, MaxNLocator, MultipleLocator
@@ -37,8 +42,11 @@ from rightsize.units import format_cpu, format_duration, format_memory
 
 __all__ = [
     "MAX_POINTS",
+    "OOM_BUCKETS",
     "downsample_max",
+    "downsample_minmax",
     "host_chart",
+    "oom_buckets",
     "sparkline",
     "trend_chart",
     "usage_chart",
@@ -48,6 +56,13 @@ FloatArray = npt.NDArray[np.float64]
 
 #: most points a time series line gets
 MAX_POINTS = 500
+#: most OOM markers a timeline gets: kills closer in time share one, sized by their count
+OOM_BUCKETS = 80
+#: usage chart height without the legend, and the height each legend row adds (inches)
+USAGE_HEIGHT = 1.9
+LEGEND_ROW = 0.19
+#: most markers a trend line gets
+TREND_MARKERS = 40
 #: a CPU interval counts as throttled on the timeline from this share of periods
 THROTTLED_MARK = 0.25
 
@@ -79,6 +94,8 @@ _GLOBAL_STYLE = re.compile(r"<defs>\s*<style[^>]*>.*?</style>\s*</defs>\s*", re.
 _GROUP_ID = re.compile(r'\sid="[A-Za-z][A-Za-z0-9.]*_\d+"')
 _GEOMETRY = re.compile(r'\b(d|x|y|x1|x2|y1|y2|width|height|transform|points)="([^"]*)"')
 _NUMBER = re.compile(r"-?\d+\.\d{2,}")
+_PATH_OP = re.compile(r"([MLCQZz]) ")
+_PATH_GAP = re.compile(r" (?=[MLCQZz])")
 
 
 def _round_number(m: re.Match[str]) -> str:
@@ -87,10 +104,13 @@ def _round_number(m: re.Match[str]) -> str:
 
 
 def _round_geometry(m: re.Match[str]) -> str:
-    return f'{m.group(1)}="{_NUMBER.sub(_round_number, m.group(2))}"'
+    value = _NUMBER.sub(_round_number, m.group(2))
+    if m.group(1) == "d":  # "M 1 2 \nL 3 4 \nz" → "M1 2L3 4z"
+        value = _PATH_GAP.sub("", _PATH_OP.sub(r"\1", " ".join(value.split())))
+    return f'{m.group(1)}="{value}"'
 
 
-def _svg(fig: Figure, salt: str) -> str:
+def _svg(fig: Figure, salt: str, label: str = "") -> str:
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": salt, **_STYLE}):
         FigureCanvasAgg(fig)
@@ -104,13 +124,32 @@ def _svg(fig: Figure, salt: str) -> str:
     text = _GROUP_ID.sub("", _GLOBAL_STYLE.sub("", text, count=1))
     head, _, body = text.partition(">")
     head = _NS.sub("", head) + ' class="chart" role="img" focusable="false"'
+    if label:
+        head += f' aria-label="{escape(label)}"'
     body = _GEOMETRY.sub(_round_geometry, body)
     return head + ">" + re.sub(r"\n\s*", "\n", body).strip()
 
 
 def _figure(width: float, height: float) -> Figure:
     with matplotlib.rc_context(_STYLE):
-        return Figure(figsize=(width, height), layout="constrained")
+        fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)  # a renderer to measure legends with
+    return fig
+
+
+def downsample_minmax(
+    ts: FloatArray, values: FloatArray, n: int = MAX_POINTS
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """At most ``n`` buckets of equal runs of readings: (first time, min, max) of each.
+
+    Peaks and troughs both survive; NaN readings are dropped first.
+    """
+    keep = ~np.isnan(values) & ~np.isnan(ts)
+    t, v = ts[keep], values[keep]
+    if t.size <= n:
+        return t, v, v
+    edges = np.unique(np.linspace(0, t.size, n + 1).astype(np.int64)[:-1])
+    return t[edges], np.minimum.reduceat(v, edges), np.maximum.reduceat(v, edges)
 
 
 def downsample_max(
@@ -150,6 +189,60 @@ def _hline(ax: object, value: float | None, label: str, **kw: object) -> None:
         ax.axhline(value, label=label, **kw)  # type: ignore[attr-defined]
 
 
+def _legend_below(fig: Figure, ax: Any, ncol: int, base_height: float) -> None:
+    """``ax``'s legend under the plots, in as many columns (up to ``ncol``) as fit the width.
+
+    The figure grows by one legend row's height per row, so the plots keep
+    their size; constrained layout makes room, so no legend text is clipped.
+    """
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    for n in range(min(ncol, len(handles)), 0, -1):
+        leg = fig.legend(handles, labels, loc="outside lower left", ncol=n, frameon=False)
+        width = float(leg.get_window_extent(renderer).width)
+        if width <= fig.bbox.width * 0.97 or n == 1:
+            break
+        leg.remove()
+    rows = math.ceil(len(handles) / n)
+    fig.set_figheight(base_height + LEGEND_ROW * rows)
+
+
+def _runs(t: FloatArray, hot: npt.NDArray[np.bool_], end: float) -> tuple[FloatArray, FloatArray]:
+    """Start and end times of the runs of consecutive ``hot`` buckets (``t`` = bucket starts)."""
+    nxt = np.append(t[1:], end)
+    edges = np.diff(np.concatenate(([0], hot.astype(np.int8), [0])))
+    first, last = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    return t[first], nxt[last]
+
+
+def _segments(x0: FloatArray, x1: FloatArray, y0: FloatArray, y1: FloatArray) -> tuple[
+    FloatArray, FloatArray
+]:
+    """Separate segments as one NaN-broken polyline (one SVG path instead of one each)."""
+    nan = np.full(x0.size, np.nan)
+    return np.column_stack((x0, x1, nan)).ravel(), np.column_stack((y0, y1, nan)).ravel()
+
+
+def oom_buckets(
+    oom_ts: FloatArray, start: float, end: float, n: int = OOM_BUCKETS
+) -> tuple[FloatArray, npt.NDArray[np.int64], float]:
+    """Kills grouped into ``n`` equal time buckets over [start, end].
+
+    Returns the time of each non-empty bucket's first kill, the kills in it,
+    and the bucket width in seconds.
+    """
+    o = np.sort(oom_ts[~np.isnan(oom_ts)])
+    if not o.size:
+        return o, np.zeros(0, dtype=np.int64), 0.0
+    lo, hi = min(start, float(o[0])), max(end, float(o[-1]))
+    width = max(hi - lo, 1e-9) / n
+    idx = np.minimum(((o - lo) / width).astype(np.int64), n - 1)
+    _, first, counts = np.unique(idx, return_index=True, return_counts=True)
+    return o[first], counts.astype(np.int64), width
+
+
 def usage_chart(
     *,
     resource: str,
@@ -162,13 +255,25 @@ def usage_chart(
     oom_ts: FloatArray | None = None,
     throttled: FloatArray | None = None,
     salt: str,
+    label: str = "",
 ) -> str:
-    """Usage over time against request/limit/recommendation, with its distribution."""
+    """Usage over time against request/limit/recommendation, with its distribution.
+
+    The size is bounded whatever the history: at most ``MAX_POINTS`` buckets
+    of the series (min-max band, max line), ``OOM_BUCKETS`` OOM markers
+    (sized by the kills each stands for) and throttled runs drawn as bars.
+    ``label``: the SVG's accessible name (plain text; escaped here).
+    """
     fmt = format_cpu if resource == "cpu" else format_memory
-    fig = _figure(7.4, 2.3)
+    fig = _figure(7.4, USAGE_HEIGHT)
     ax, dist = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [4.2, 1]})
-    start = float(np.nanmin(ts)) if ts.size and not np.all(np.isnan(ts)) else 0.0
-    t, v = downsample_max(ts, values)
+    finite_ts = ts[~np.isnan(ts)]
+    start = float(finite_ts.min()) if finite_ts.size else 0.0
+    end = float(finite_ts.max()) if finite_ts.size else 0.0
+    t, lo, v = downsample_minmax(ts, values)
+    if t.size and bool(np.any(lo < v)):
+        ax.fill_between(t - start, lo, v, color=USED, alpha=0.18, lw=0,
+                        label="used (range per bucket)")
     ax.plot(t - start, v, color=USED, lw=0.9, label="used (max per bucket)", drawstyle="steps-post")
     _hline(ax, request, f"request {fmt(request)}", color=REQUEST, ls="--", lw=1.2)
     _hline(ax, limit, f"limit {fmt(limit)}", color=LIMIT, ls="-", lw=1.6)
@@ -191,30 +296,26 @@ def usage_chart(
     )
     top = peak * 1.12
     if oom_ts is not None and oom_ts.size:
-        uniq, counts = np.unique(oom_ts, return_counts=True)
-        ax.vlines(uniq - start, 0, top, colors=EVENT, lw=0.8, ls="-")
-        ax.plot(
-            uniq - start,
-            np.full(uniq.size, top * 0.97),
-            ls="none",
-            marker="v",
-            ms=5,
-            color=EVENT,
-            label=f"OOM kill ({int(counts.sum())})",
-        )
+        when, counts, width = oom_buckets(oom_ts, start, end)
+        total = int(counts.sum())
+        x = when - start
+        lx, ly = _segments(x, x, np.zeros(x.size), np.full(x.size, top))
+        ax.plot(lx, ly, color=EVENT, lw=0.8, ls="-")
+        sizes = np.select([counts >= 100, counts >= 10, counts >= 2], [11.0, 9.0, 7.0], 5.0)
+        text = f"OOM kill ({total:,})"
+        if counts.max() > 1:
+            text = f"OOM kills ({total:,}; grouped per {format_duration(width)})"
+        ax.scatter(x, np.full(x.size, top * 0.97), s=sizes**2, marker="v", color=EVENT,
+                   linewidths=0, label=text)
     if throttled is not None and throttled.size:
         tt, share = downsample_max(ts, throttled, MAX_POINTS // 2)
         hot = share >= THROTTLED_MARK
         if hot.any():
-            ax.plot(
-                tt[hot] - start,
-                np.full(int(hot.sum()), top * 0.02),
-                ls="none",
-                marker="|",
-                ms=6,
-                color=EVENT,
-                label=f"throttled \u2265{THROTTLED_MARK:.0%} of periods",
-            )
+            x0, x1 = _runs(tt - start, hot, end - start)
+            y = np.full(x0.size, top * 0.02)
+            bx, by = _segments(x0, x1, y, y)
+            ax.plot(bx, by, color=EVENT, lw=4, solid_capstyle="butt",
+                    label=f"throttled \u2265{THROTTLED_MARK:.0%} of periods")
     ax.set_ylim(0, top)
     ax.set_xlim(left=0)
     ax.yaxis.set_major_formatter(FuncFormatter(_formatter(resource)))
@@ -222,7 +323,6 @@ def usage_chart(
     ax.xaxis.set_major_locator(MaxNLocator(5))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: format_duration(x) if x > 0 else "0"))
     ax.set_xlabel("time since start of window")
-    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.28), ncol=3, borderaxespad=0)
     if known.size:
         dist.hist(known, bins=30, range=(0, top), orientation="horizontal", color=USED, alpha=0.55)
         p95 = float(np.percentile(known, 95))
@@ -241,7 +341,8 @@ def usage_chart(
     dist.tick_params(labelleft=False)
     for a in (ax, dist):
         a.spines[["top", "right"]].set_visible(False)
-    return _svg(fig, salt)
+    _legend_below(fig, ax, 3, USAGE_HEIGHT)
+    return _svg(fig, salt, label)
 
 
 def _finite(v: float | None) -> float:
@@ -254,8 +355,12 @@ def host_chart(
     memory: float,
     rows: Sequence[tuple[str, float | None, float | None, bool]],
     salt: str,
+    label: str = "",
 ) -> str:
-    """Horizontal bars per row label: (label, cores, bytes, is_after) against capacity."""
+    """Horizontal bars per row label: (label, cores, bytes, is_after) against capacity.
+
+    ``label``: the SVG's accessible name (plain text; escaped here).
+    """
     fig = _figure(7.4, 0.5 + 0.28 * len(rows))
     axes = fig.subplots(1, 2, sharey=True)
     labels = [r[0] for r in rows]
@@ -284,26 +389,38 @@ def host_chart(
         ax.xaxis.set_major_formatter(FuncFormatter(_formatter("cpu" if idx == 1 else "memory")))
         ax.spines[["top", "right"]].set_visible(False)
     axes[0].set_yticks(y, labels)
-    return _svg(fig, salt)
+    return _svg(fig, salt, label)
 
 
 def trend_chart(
-    dates: Sequence[str], series: Sequence[tuple[str, Sequence[int], str, str]], *, salt: str
+    dates: Sequence[str],
+    series: Sequence[tuple[str, Sequence[int], str, str]],
+    *,
+    salt: str,
+    label: str = "",
 ) -> str:
-    """Counts over past reports: ``series`` = (label, counts, line style, marker)."""
-    fig = _figure(7.4, 2.0)
+    """Counts over past reports: ``series`` = (label, counts, line style, marker).
+
+    The legend sits under the plot (never over the data); past ``MAX_POINTS``
+    reports each line is the max per bucket, with at most ``TREND_MARKERS``
+    markers. ``label``: the SVG's accessible name (plain text; escaped here).
+    """
+    fig = _figure(7.4, 1.7)
     ax = fig.subplots()
-    x = np.arange(len(dates))
-    for label, counts, ls, marker in series:
-        ax.plot(x, counts, ls=ls, marker=marker, ms=4, lw=1.2, label=label, color="#444444")
+    x = np.arange(len(dates), dtype=np.float64)
+    for name, counts, ls, marker in series:
+        xs, ys = downsample_max(x, np.asarray(counts, dtype=np.float64))
+        every = max(1, math.ceil(xs.size / TREND_MARKERS))
+        ax.plot(xs, ys, ls=ls, marker=marker, ms=4, lw=1.2, label=name, color="#444444",
+                markevery=every)
     step = max(1, len(dates) // 6)
     ax.set_xticks(x[::step], [d[:16] for d in dates[::step]])
     ax.yaxis.set_major_locator(MaxNLocator(4, integer=True))
     ax.set_ylim(bottom=0)
     ax.set_ylabel("findings")
-    ax.legend(loc="upper left", ncol=len(series))
     ax.spines[["top", "right"]].set_visible(False)
-    return _svg(fig, salt)
+    _legend_below(fig, ax, len(series), 1.7)
+    return _svg(fig, salt, label)
 
 
 def sparkline(
@@ -317,11 +434,10 @@ def sparkline(
 ) -> str:
     """A tiny SVG polyline (max per bucket), with ``reference`` (e.g. the request) dashed.
 
-    Everything in the SVG is a number this function formats, except ``label``,
-    which must be plain text without markup (it is escaped here anyway).
+    Everything in the SVG is a number this function formats, except ``label``
+    (the accessible name; default "usage over time"), which must be plain text
+    without markup (it is escaped here anyway).
     """
-    from markupsafe import escape
-
     known = values[~np.isnan(values)]
     if not known.size:
         return ""
@@ -340,6 +456,6 @@ def sparkline(
         )
     return (
         f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="{escape(label)}">{ref}'
+        f'role="img" aria-label="{escape(label or "usage over time")}">{ref}'
         f'<polyline points="{pts}" class="spark-line" fill="none"/></svg>'
     )

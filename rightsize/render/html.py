@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from rightsize.model import SEVERITIES
 from rightsize.render import charts
@@ -64,6 +64,18 @@ class ReportPaths:
     index: Path
 
 
+def labelled_by(svg: str, caption_id: str) -> Markup:
+    """``svg`` (a chart from :mod:`.charts`) named by the element ``caption_id``.
+
+    Adds ``aria-labelledby`` to its ``role="img"`` root unless it already
+    has an ``aria-label``; an empty ``svg`` stays empty.
+    """
+    head, sep, rest = str(svg).partition(">")
+    if not sep or "aria-label" in head or 'role="img"' not in head:
+        return Markup(svg)  # our own SVG (charts.py builds it from numbers)
+    return Markup(head + f' aria-labelledby="{escape(caption_id)}"' + sep + rest)
+
+
 @cache
 def _env() -> Environment:
     env = Environment(
@@ -73,6 +85,7 @@ def _env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["labelled_by"] = labelled_by
     return env
 
 

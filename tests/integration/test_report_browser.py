@@ -8,6 +8,7 @@ downloads a browser (no ``playwright install``): it launches the system one.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -43,6 +44,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 samples=rec.samples, containers=rec.containers, events=rec.events, hosts=[rec.host]
             )
     result = analyze(load(db))
+    # two runs: index.html then has its trend chart
+    write_report(result, tmp / "reports", now=datetime(2026, 11, 27, 6, 0, tzinfo=UTC))
     paths = write_report(result, tmp / "reports", now=datetime(2026, 11, 27, 7, 0, tzinfo=UTC))
     return paths.html
 
@@ -131,3 +134,70 @@ def test_no_errors_no_network_and_screenshot(page: Any) -> None:
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
     assert page.errors == []
     assert all(u.startswith("file://") for u in page.requests), page.requests
+
+
+#: the largest inline chart and report page the lab session may give
+MAX_SVG, MAX_PAGE = 60_000, 400_000
+
+
+def test_report_and_charts_stay_small(report: Path) -> None:
+    assert report.stat().st_size <= MAX_PAGE, report.stat().st_size
+    sizes = [len(s.encode()) for s in re.findall(r"<svg\b.*?</svg>", report.read_text(), re.S)]
+    assert len(sizes) >= 15 and max(sizes) <= MAX_SVG, max(sizes)
+
+
+def _open_all(pg: Any) -> None:
+    pg.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
+
+
+def _ax_images(pg: Any) -> list[str]:
+    """The accessible names Chromium itself computed for every image in the page."""
+    cdp = pg.context.new_cdp_session(pg)
+    try:
+        nodes = cdp.send("Accessibility.getFullAXTree")["nodes"]
+    finally:
+        cdp.detach()
+    return [
+        str((n.get("name") or {}).get("value", "")).strip()
+        for n in nodes
+        if not n.get("ignored") and (n.get("role") or {}).get("value") in ("image", "img")
+    ]
+
+
+def test_every_image_has_an_accessible_name(page: Any) -> None:
+    _open_all(page)
+    imgs = page.locator("[role=img]").count()
+    names = _ax_images(page)
+    assert imgs >= 15 + 16 and len(names) == imgs, (imgs, len(names))
+    assert all(names), [i for i, n in enumerate(names) if not n]
+    # the usage charts say what they show (named by their captions)
+    assert any(n.startswith("Memory of lab-oomchild.") for n in names), names
+
+
+# every <text> of every chart lies inside its <svg> (0.5 px slack for rounding)
+_CLIPPED = """() => Array.from(document.querySelectorAll('svg.chart')).flatMap(svg => {
+  const box = svg.getBoundingClientRect();
+  return Array.from(svg.querySelectorAll('text')).filter(t => {
+    const r = t.getBoundingClientRect();
+    return r.width > 0 && (r.left < box.left - 0.5 || r.right > box.right + 0.5 ||
+                           r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5);
+  }).map(t => t.textContent);
+})"""
+
+
+def test_no_chart_text_is_clipped(page: Any) -> None:
+    _open_all(page)
+    assert page.locator("svg.chart text").count() > 100
+    assert page.evaluate(_CLIPPED) == []
+
+
+def test_index_trend_is_named_and_unclipped(page: Any, report: Path) -> None:
+    index = page.context.browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        index.goto((report.parent / "index.html").as_uri())
+        assert index.locator("svg.chart").count() == 1
+        names = _ax_images(index)
+        assert names and all(n.startswith("Findings per report over time") for n in names), names
+        assert index.evaluate(_CLIPPED) == []
+    finally:
+        index.close()
