@@ -15,7 +15,9 @@ percentiles, throttling and OOM kills exactly as it does for Docker data:
   ``kube_pod_owner`` → ``kube_replicaset_owner`` (Deployment) or
   ``kube_job_owner`` (CronJob); bare pods keep their name; without
   kube-state-metrics the owner is inferred from the pod name.
-- **events**: one ``oom`` event per OOM kill: a restart while
+- **events**: one ``oom_kill`` event per OOM kill (a counted kill, unlike the
+  engine's bursts of ``oom`` notifications; the k-th of one step is stamped
+  k µs earlier, as the store keys events by time): a restart while
   ``kube_pod_container_status_last_terminated_reason{reason="OOMKilled"}`` is
   set, else an increase of cAdvisor's ``container_oom_events_total``. A
   container whose last termination in the window was an OOM kill is marked
@@ -780,10 +782,10 @@ def _oom_events(
                 )
         for key in candidates:
             for t, n in _increases(restarts.get(key, [])):
-                action = "oom" if t in oom_at[key] else "restart"
-                for _ in range(n if action == "oom" else 1):
-                    events.append(_event(key, node_of, t, action))
-                if action == "oom":
+                action = "oom_kill" if t in oom_at[key] else "restart"
+                for k in range(n if action == "oom_kill" else 1):
+                    events.append(_event(key, node_of, t - k * 1e-6, action))
+                if action == "oom_kill":
                     covered.add(key)
                     events.append(_event(key, node_of, t, "restart"))
     rest = sorted((meta.oom_counter & known) - covered)
@@ -794,7 +796,7 @@ def _oom_events(
             if key not in rest:
                 continue
             for t, n in _increases(series.get("values") or []):
-                events.extend(_event(key, node_of, t, "oom") for _ in range(n))
+                events.extend(_event(key, node_of, t - k * 1e-6, "oom_kill") for k in range(n))
     # one restart event per timestamp is enough; duplicates would be ignored by the store anyway
     seen: set[tuple[str, float, str]] = set()
     out: list[EventRow] = []

@@ -208,7 +208,7 @@ def test_oom_kills_and_restart_from_kube_state_metrics(tmp_path: Path) -> None:
     summary = collect(tmp_path, fake)
     assert summary.events == 2  # one oom + one restart
     data = load(tmp_path / "rs.db")
-    assert sorted(data.events["action"]) == ["oom", "restart"]
+    assert sorted(data.events["action"]) == ["oom_kill", "restart"]
     assert set(data.events["ts"]) == {START + 1800}
     result = {r.name: r for r in analyze(data).results}
     assert result["shop/db/postgres"].oom.kills == 1
