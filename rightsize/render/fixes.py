@@ -223,7 +223,8 @@ def _kubectl_patch(w: WorkloadResult, rec: Recommendation) -> str:
         lim["cpu"] = None  # strategic merge: delete the key
     if lim:
         resources["limits"] = lim
-    body = _pod_spec_body(kind, {"containers": [{"name": container_name(w), "resources": resources}]})
+    container = {"name": container_name(w), "resources": resources}
+    body = _pod_spec_body(kind, {"containers": [container]})
     patch = json.dumps(body, separators=(",", ":"), ensure_ascii=True)
     words = ["kubectl", *_ns_words(namespace), "patch", kind]
     options = ["--type", "strategic", "-p", shlex.quote(patch)]

@@ -180,3 +180,108 @@ def test_thresholds_from_mapping() -> None:
         Thresholds.from_mapping({"min_samples": "many"})
     with pytest.raises(UsageError, match="severity"):
         Thresholds.from_mapping({"no_limit_cpu_severity": "fatal"})
+
+
+# ------------------------------------------------ findings agree with the recommendation
+
+
+def test_over_request_only_when_the_recommendation_lowers_the_request() -> None:
+    """A 250m request over a 100m p95 is not "over" when the recommendation raises it."""
+    from rightsize.model import Recommendation
+
+    d = Declared(cpu_request=0.25, cpu_limit=None, memory_request=64 * MiB, memory_limit=None)
+    cpu, mem = stats(0.1), stats(60 * MiB)
+    assert [f for f in run(d, cpu, mem) if f.kind == "over_request"]  # usage alone says "over"
+    raises = Recommendation(0.349, None, 96 * MiB, 96 * MiB, 0.5)
+    found = run(d, cpu, mem, recommendation=raises)
+    assert not [f for f in found if f.kind in ("over_request", "under_request")]
+    lowers = Recommendation(0.12, None, 96 * MiB, 96 * MiB, 0.5)
+    (f,) = [f for f in run(d, cpu, mem, recommendation=lowers) if f.kind == "over_request"]
+    assert f.message.endswith("; recommended request 120m")
+
+
+def test_under_request_only_when_the_recommendation_raises_the_request() -> None:
+    from rightsize.model import Recommendation
+
+    d = Declared(cpu_request=0.5, cpu_limit=None, memory_request=64 * MiB, memory_limit=None)
+    cpu, mem = stats(0.8), stats(60 * MiB)
+    lowers = Recommendation(0.4, None, 96 * MiB, 96 * MiB, 0.5)
+    assert not [f for f in run(d, cpu, mem, recommendation=lowers) if f.kind == "under_request"]
+    raises = Recommendation(0.9, None, 96 * MiB, 96 * MiB, 0.5)
+    (f,) = [f for f in run(d, cpu, mem, recommendation=raises) if f.kind == "under_request"]
+    assert f.message.endswith("; recommended request 0.9")
+
+
+def test_one_insufficient_data_rule_and_message() -> None:
+    """The finding and the strategy's note state the same rule (thresholds.data_shortfall)."""
+    import numpy as np
+
+    from rightsize.analysis.strategies import recommend
+    from rightsize.analysis.strategies.base import History
+    from rightsize.analysis.thresholds import MIN_DURATION, MIN_SAMPLES, data_shortfall
+
+    n = 20
+    hist = History(
+        ts=np.arange(n, dtype=np.float64),
+        cpu=np.full(n, 0.1),
+        memory=np.full(n, 50.0 * MiB),
+        interval=np.ones(n),
+        throttled=np.full(n, np.nan),
+        oom_ts=np.empty(0),
+    )
+    rec = recommend("rightsize", hist)
+    assert not rec.sized
+    reason = data_shortfall(n, n - 1.0)
+    assert reason == "20 samples over 19s (at least 30 samples over 1m needed)"
+    assert rec.notes == (f"insufficient data: {reason}",)
+    (f,) = [
+        f
+        for f in run(FULL, stats(0.1), stats(50 * MiB), samples=n, span=n - 1.0, recommendation=rec)
+        if f.kind == "insufficient_data"
+    ]
+    assert f.message == f"not enough data for a recommendation: {reason}"
+    # the thresholds' defaults are the strategy's defaults: one rule, not two
+    from rightsize.analysis.strategies import get_strategy
+
+    defaults = get_strategy("rightsize").defaults
+    assert Thresholds().min_samples == MIN_SAMPLES == defaults["min_samples"]
+    assert Thresholds().min_duration == MIN_DURATION == defaults["min_hours"] * 3600
+    # enough data: no insufficient_data finding, whatever the confidence
+    sized = recommend("rightsize", replace_n(hist, 40, 2.0))
+    assert sized.sized
+    assert not [
+        f
+        for f in run(FULL, stats(0.1), stats(50 * MiB), samples=40, span=78.0, recommendation=sized)
+        if f.kind == "insufficient_data"
+    ]
+
+
+def replace_n(hist: object, n: int, step: float) -> object:
+    import numpy as np
+
+    from rightsize.analysis.strategies.base import History
+
+    return History(
+        ts=np.arange(n, dtype=np.float64) * step,
+        cpu=np.full(n, 0.1),
+        memory=np.full(n, 50.0 * MiB),
+        interval=np.full(n, step),
+        throttled=np.full(n, np.nan),
+        oom_ts=np.empty(0),
+    )
+
+
+def test_lab_insufficient_finding_matches_the_strategy_note() -> None:
+    import rightsize
+
+    result = rightsize.analyze("data/lab-session")
+    for w in result:
+        rec = w.recommendation
+        assert rec is not None
+        found = [f for f in w.findings if f.kind == "insufficient_data"]
+        if rec.sized:
+            assert not found, w.name
+        else:
+            (f,) = found
+            (note,) = [n for n in rec.notes if n.startswith("insufficient data: ")]
+            assert note.removeprefix("insufficient data: ") in f.message

@@ -278,3 +278,25 @@ def test_declared_is_unused_beyond_cpu_limit(mws: dict[str, ManifestWorkload]) -
     mw = mws["shop/web/app"]
     same = replace(mw, declared=Declared(cpu_limit=3.0))
     assert strategic_merge_patch(same, REC) == strategic_merge_patch(mw, REC)
+
+
+# ------------------------------------------------ no patch without a recommendation
+
+
+def test_no_patch_without_a_recommendation_and_never_one_that_only_deletes(
+    tmp_path: Path, mws: dict[str, ManifestWorkload]
+) -> None:
+    from rightsize.render.patches import patch_resources
+
+    web = mws["shop/web/app"]
+    assert web.declared.cpu_limit is not None  # the manifest declares a CPU limit
+    empty = Recommendation(None, None, None, None, 0.0)
+    assert patch_resources(web, empty) == {}
+    paths = write_kustomize_patches(tmp_path / "p", [(web, empty)])
+    assert [p.name for p in paths] == [KUSTOMIZATION]
+    # a lower bound (OOM kill, short history) raises the memory limit and keeps the CPU limit
+    bound = Recommendation(None, None, None, 196 * Mi, 1.0, basis=("oom_kill",))
+    assert patch_resources(web, bound) == {"limits": {"memory": "196Mi"}}
+    # a sized recommendation without a CPU limit still drops the declared one
+    sized = Recommendation(0.15, None, 384 * Mi, 384 * Mi, 0.9)
+    assert patch_resources(web, sized)["limits"] == {"cpu": None, "memory": "384Mi"}

@@ -319,3 +319,52 @@ def test_recommendations_are_well_formed(rows: list[tuple[float, float]], name: 
 def test_rounding_never_below_input(cores: float, nbytes: float) -> None:
     assert round_cpu_up(cores) >= cores
     assert round_memory_up(nbytes) >= nbytes
+
+
+# --- lower bounds from OOM kills and throttling (short histories) ------------
+
+
+def test_oom_kill_with_short_history_gives_a_memory_limit_lower_bound() -> None:
+    """VPA's OOM rule: max(+20 %, +100 MiB) over the limit at the kill, marked a lower bound."""
+    decl = Declared(cpu_request=0.25, cpu_limit=0.5, memory_limit=96 * MIB)
+    hist = make(np.full(10, 0.1), np.full(10, 40.0 * MIB), step=2.0, oom_ts=[10.0], declared=decl)
+    for name in ("rightsize", "krr-simple"):  # vpa sizes from any history
+        rec = recommend(name, hist)
+        assert rec.lower_bound and rec.basis == ("oom_kill",), name
+        assert rec.memory_limit == round_memory_up(max(96 * MIB * 1.2, 196 * MIB)) == 196 * MIB
+        assert rec.cpu_request is None and rec.memory_request is None and rec.cpu_limit is None
+        assert rec.qos is None and rec.to_dict()["lower_bound"] is True
+        assert any(n.startswith("lower bound: 1 OOM kill at 96Mi") for n in rec.notes)
+    big = replace(hist, declared=replace(decl, memory_limit=2048 * MIB))
+    assert recommend("rightsize", big).memory_limit == round_memory_up(2048 * MIB * 1.2)
+
+
+def test_heavy_throttling_with_short_history_gives_a_cpu_limit_lower_bound() -> None:
+    decl = Declared(cpu_request=0.2, cpu_limit=0.2, memory_limit=64 * MIB)
+    hist = replace(
+        make(np.full(10, 0.2), np.full(10, 30.0 * MIB), step=2.0, declared=decl),
+        throttled=np.full(10, 0.9),
+    )
+    rec = recommend("rightsize", hist)
+    assert rec.lower_bound and rec.basis == ("cpu_throttled",)
+    assert rec.cpu_limit == pytest.approx(0.24) and rec.memory_limit is None
+    light = replace(hist, throttled=np.full(10, 0.2))  # not most periods: no bound
+    assert recommend("rightsize", light).basis == ("usage",)
+    assert not recommend("rightsize", light).sized
+
+
+def test_sized_recommendations_are_not_bounds() -> None:
+    hist = make(np.full(100, 0.1), np.full(100, 30.0 * MIB), oom_ts=[600.0],
+                declared=Declared(memory_limit=32 * MIB))
+    rec = recommend("rightsize", hist)
+    assert rec.sized and not rec.lower_bound and rec.basis == ("usage",)
+    assert rec.to_dict()["basis"] == ["usage"]
+
+
+def test_lab_grower_gets_a_lower_bound() -> None:
+    import rightsize
+
+    w = rightsize.analyze("data/lab-session")["lab-grower"]
+    rec = w.recommendation
+    assert w.oom_kills >= 1 and rec is not None
+    assert rec.lower_bound and rec.memory_limit == 196 * MIB and rec.confidence == 1.0
