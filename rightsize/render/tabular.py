@@ -119,15 +119,27 @@ def _mem_pair(a: float | None, b: float | None) -> str:
     return f"{format_memory(a)} / {format_memory(b)}"
 
 
+def _rec_pair(w: WorkloadResult, resource: str) -> str:
+    """Recommended request / limit; a lower bound as ``≥ 196Mi`` with ``=`` for "keep"."""
+    rec = w.recommendation
+    if rec is None:
+        return "-"
+    fmt = format_cpu if resource == "cpu" else format_memory
+    values = (getattr(rec, f"{resource}_request"), getattr(rec, f"{resource}_limit"))
+    if rec.lower_bound:
+        return " / ".join("=" if v is None else f"\u2265{fmt(v)}" for v in values)
+    return " / ".join(fmt(v) for v in values)
+
+
 def _row(w: WorkloadResult) -> list[str]:
-    d, rec = w.declared, w.recommendation
+    d = w.declared
     return [
         _cpu_pair(d.cpu_request, d.cpu_limit),
         format_cpu(w.cpu.p95 if w.cpu.known else None),
-        "-" if rec is None else _cpu_pair(rec.cpu_request, rec.cpu_limit),
+        _rec_pair(w, "cpu"),
         _mem_pair(d.memory_request, d.memory_limit),
         format_memory(w.memory.max if w.memory.known else None),
-        "-" if rec is None else _mem_pair(rec.memory_request, rec.memory_limit),
+        _rec_pair(w, "memory"),
         w.worst_severity or "-",
     ]
 
@@ -169,8 +181,16 @@ def to_markdown(result: AnalysisResult) -> str:
                 f"- **{f.severity}** `{f.kind}`{resource} {md_escape(w.name)}: "
                 f"{md_escape(f.message)}"
             )
+    change = result.total_savings.text()
+    if change:
+        lines += ["", f"Change in requests: {md_escape(change)}."]
     strategy = md_escape(result.strategy)
-    lines += ["", f"Strategy: {strategy}. Info findings are in the JSON and HTML reports.", ""]
+    lines += [
+        "",
+        f"Strategy: {strategy}. \u2265 marks a lower bound (= keeps the declared value). "
+        "Info findings are in the JSON and HTML reports.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -206,6 +226,9 @@ def to_table(result: AnalysisResult) -> str:
     counts = result.counts
     lines.append("")
     lines.append(f"{len(result)} workloads: " + ", ".join(f"{counts[s]} {s}" for s in SEVERITIES))
+    change = result.total_savings.text()
+    if change:
+        lines.append(f"Change in requests: {change}")
     for w in result:
         for f in w.findings:
             if f.severity == "info":

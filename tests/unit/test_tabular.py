@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from rightsize.analysis.result import AnalysisResult, analyze
+from rightsize.api import analyze as analyze_source
 from rightsize.errors import UsageError
 from rightsize.render import FORMATS, render, to_csv, to_json, to_markdown, to_table
 from rightsize.render.tabular import CSV_COLUMNS, md_escape
@@ -146,3 +147,16 @@ def test_repr_html_escapes_names(result: AnalysisResult) -> None:
     assert "a|b&lt;i&gt;" in html and "<i>" not in html
     assert html.count("<tr>") == 1 + len(result)
     assert np.isfinite(result.hosts[0].cpu_peak) and result.hosts[0].cpu_peak == pytest.approx(0.15)
+
+
+def test_table_and_markdown_show_net_change_and_lower_bounds() -> None:
+    from rightsize.render.tabular import to_markdown, to_table
+
+    lab = analyze_source("data/lab-session")
+    table = to_table(lab)
+    grower = next(line for line in table.splitlines() if line.startswith("lab-grower"))
+    assert "= / \u2265196Mi" in grower
+    change = lab.total_savings.text()
+    assert "freed" in change and "added" in change
+    assert f"Change in requests: {change}" in table
+    assert "Change in requests: " in to_markdown(lab)
