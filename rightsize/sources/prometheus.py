@@ -783,8 +783,8 @@ def _oom_events(
         for key in candidates:
             for t, n in _increases(restarts.get(key, [])):
                 action = "oom_kill" if t in oom_at[key] else "restart"
-                for k in range(n if action == "oom_kill" else 1):
-                    events.append(_event(key, node_of, t - k * 1e-6, action))
+                for i in range(n if action == "oom_kill" else 1):
+                    events.append(_event(key, node_of, t - i * 1e-6, action))
                 if action == "oom_kill":
                     covered.add(key)
                     events.append(_event(key, node_of, t, "restart"))
@@ -796,15 +796,15 @@ def _oom_events(
             if key not in rest:
                 continue
             for t, n in _increases(series.get("values") or []):
-                events.extend(_event(key, node_of, t - k * 1e-6, "oom_kill") for k in range(n))
+                events.extend(_event(key, node_of, t - i * 1e-6, "oom_kill") for i in range(n))
     # one restart event per timestamp is enough; duplicates would be ignored by the store anyway
     seen: set[tuple[str, float, str]] = set()
     out: list[EventRow] = []
     for e in events:
-        k = (e["container_id"], e["ts"], e["action"])
-        if e["action"] == "restart" and k in seen:
+        key_ts = (e["container_id"], e["ts"], e["action"])
+        if e["action"] == "restart" and key_ts in seen:
             continue
-        seen.add(k)
+        seen.add(key_ts)
         out.append(e)
     return out
 
