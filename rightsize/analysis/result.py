@@ -164,6 +164,10 @@ class AnalysisResult:
     def __len__(self) -> int:
         return len(self.results)
 
+    def __contains__(self, name: object) -> bool:
+        """``"web" in result``: whether a workload of that name was analysed."""
+        return any(r.name == name for r in self.results)
+
     def __getitem__(self, name: str) -> WorkloadResult:
         """The workload called ``name``; :class:`~rightsize.errors.UnknownWorkload` if none."""
         for r in self.results:

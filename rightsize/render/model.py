@@ -139,6 +139,7 @@ class WorkloadView:
     coverage: str
     throttling: str
     oom_kills: int
+    oom_evidence: str  # what the count rests on, in words ("" without kills)
     replicas: int
     freed_cpu: float
     freed_memory: float
@@ -406,6 +407,7 @@ def _workload_view(
         f", {w.cpu.gaps} gap{'s' if w.cpu.gaps != 1 else ''})",
         throttling=throttling,
         oom_kills=w.oom_kills,
+        oom_evidence=w.oom.evidence_text,
         replicas=saved.replicas,
         freed_cpu=saved.cpu.freed,
         freed_memory=saved.memory.freed,

@@ -48,3 +48,12 @@ def test_backtest_scores_every_strategy() -> None:
 def test_missing_source_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="nope"):
         rightsize.load(tmp_path / "nope")
+
+
+def test_membership_is_by_workload_name() -> None:
+    import rightsize
+
+    result = rightsize.analyze(Path(__file__).parent.parent.parent / "data" / "lab-session")
+    assert "lab-idle" in result
+    assert "nope" not in result
+    assert result["lab-oomchild"].oom.evidence == ["events"]  # a recording has no counter
