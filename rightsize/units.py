@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import ROUND_CEILING, ROUND_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_UP, Decimal, localcontext
 
 from rightsize.errors import UsageError
 
@@ -34,54 +34,110 @@ _QUANTITY = re.compile(
 )
 _NANO = Decimal("1e-9")
 _MAX = Decimal(2**63 - 1)
+#: the largest CPU quantity: its millicores (``MilliValue()``) must fit an int64
+_MAX_CORES = _MAX / 1000
+#: suffixes that make sense for CPU (cores and fractions of a core)
+_CPU_SUFFIXES = frozenset({"", "m", "u", "n"})
+#: suffixes that are fractions of a unit: meaningless for bytes (``500m`` = 0.5 bytes)
+_FRACTIONS = {"m": "1e-3", "u": "1e-6", "n": "1e-9"}
+_EXPECTED = {
+    "quantity": "a Kubernetes quantity like 250m, 1.5, 128Mi or 1G",
+    "CPU quantity": "cores (0.5, 2) or millicores (500m)",
+    "memory quantity": "bytes (536870912) or a byte quantity like 512Mi or 1G",
+}
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _split(text: object, what: str) -> tuple[re.Match[str], str]:
+    """The grammar match of a quantity and its text; UsageError for a wrong type or syntax."""
+    expected = _EXPECTED.get(what, _EXPECTED["quantity"])
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        kind = ("a list" if isinstance(text, list | tuple) else "a mapping"
+                if isinstance(text, dict) else f"a {type(text).__name__}")
+        raise UsageError(f"invalid {what} {_shown(text)}: got {kind}; expected {expected}")
+    if isinstance(text, float) and not math.isfinite(text):
+        raise UsageError(f"invalid {what} {text!r}: expected a finite number")
+    if not isinstance(text, str):
+        text = repr(text) if isinstance(text, float) else str(text)
+    m = _QUANTITY.match(text)
+    if not m:
+        raise UsageError(f"invalid {what} {_shown(text)}: expected {expected}")
+    return m, text
+
+
+def _value(m: re.Match[str], text: str, what: str, limit: Decimal = _MAX,
+           limit_text: str = "2^63-1") -> Decimal:
+    """The matched quantity's exact value, rounded up to nano precision, at most ``limit``."""
+    too_large = UsageError(f"invalid {what} {_shown(text)}: larger than {limit_text}")
+    suffix = m["suffix"] or ""
+    with localcontext() as ctx:  # exact: enough digits for the number x 2^60 at nano precision
+        ctx.prec = len(m["num"]) + 40
+        number = Decimal(m["num"])
+        if suffix in _BINARY:
+            value = number * _BINARY[suffix]
+        elif suffix in _DECIMAL:
+            value = number * _DECIMAL[suffix]
+        elif number == 0:
+            value = Decimal(0)
+        else:
+            exponent = int(suffix[1:])
+            if exponent > 40:
+                raise too_large
+            value = number.scaleb(max(exponent, -40))
+        if value > limit:
+            raise too_large
+        if m["sign"] == "-":
+            value = -value
+        return value.quantize(_NANO, rounding=ROUND_UP) if value != 0 else Decimal(0)
 
 
 def parse_quantity(text: str | int | float, *, what: str = "quantity") -> Decimal:
     """Parse a Kubernetes quantity (``250m``, ``1.5Gi``, ``1e3``) to an exact Decimal.
 
     Rounds up (away from zero) to nano precision, as apimachinery does.
-    Raises :class:`UsageError` naming the value for anything else (``1K``, ``1KiB``, ``" 1"``).
+    Raises :class:`UsageError` naming the value for anything else (``1K``,
+    ``1KiB``, ``" 1"``, a list or mapping) and for magnitudes above 2^63-1.
     """
-    if isinstance(text, bool):
-        raise UsageError(
-            f"invalid {what} {text!r}: expected a Kubernetes quantity like 250m or 1Gi"
-        )
-    if isinstance(text, int | float):
-        if isinstance(text, float) and not math.isfinite(text):
-            raise UsageError(f"invalid {what} {text!r}: expected a finite number")
-        text = repr(text) if isinstance(text, float) else str(text)
-    m = _QUANTITY.match(text)
-    if not m:
-        raise UsageError(
-            f"invalid {what} {text!r}: expected a Kubernetes quantity like 250m, 1.5, 128Mi or 1G"
-        )
-    try:
-        number = Decimal(m["num"])
-    except InvalidOperation as exc:  # pragma: no cover - the regex admits only digits
-        raise UsageError(f"invalid {what} {text!r}") from exc
-    suffix = m["suffix"] or ""
-    if suffix in _BINARY:
-        value = number * _BINARY[suffix]
-    elif suffix in _DECIMAL:
-        value = number * _DECIMAL[suffix]
-    else:
-        value = number.scaleb(int(suffix[1:]))
-    if m["sign"] == "-":
-        value = -value
-    value = value.quantize(_NANO, rounding=ROUND_UP) if value != 0 else Decimal(0)
-    if abs(value) > _MAX:
-        raise UsageError(f"invalid {what} {text!r}: larger than 2^63-1")
-    return value
+    m, shown = _split(text, what)
+    return _value(m, shown, what)
 
 
 def parse_cpu(text: str | int | float) -> float:
-    """A CPU quantity in cores."""
-    return float(parse_quantity(text, what="CPU quantity"))
+    """A CPU quantity in cores: a number (``0.5``, ``2``, ``1e-1``) or an ``m``/``u``/``n`` suffix.
+
+    Byte suffixes (``512Mi``) and multipliers (``1k``, ``1G``) are refused:
+    they are memory quantities in a CPU field. At most 2^63-1 millicores.
+    """
+    what = "CPU quantity"
+    m, shown = _split(text, what)
+    suffix = m["suffix"] or ""
+    if suffix not in _CPU_SUFFIXES and (suffix == "E" or suffix[:1] not in ("e", "E")):
+        kind = "a byte suffix" if suffix in _BINARY else "a multiplier for bytes"
+        raise UsageError(
+            f"invalid {what} {_shown(shown)}: {suffix} is {kind}; expected {_EXPECTED[what]}"
+        )
+    return float(_value(m, shown, what, _MAX_CORES, "2^63-1 millicores"))
 
 
 def parse_memory(text: str | int | float) -> int:
-    """A memory quantity in bytes, rounded up to a whole byte (as ``Value()`` does)."""
-    return int(parse_quantity(text, what="memory quantity").to_integral_value(ROUND_CEILING))
+    """A memory quantity in whole bytes (rounded up, as ``Value()`` does), at most 2^63-1.
+
+    ``m``/``u``/``n`` are refused: ``500m`` is half a byte, almost always a
+    mistake for ``500Mi`` (the API server only warns about it).
+    """
+    what = "memory quantity"
+    m, shown = _split(text, what)
+    suffix = m["suffix"] or ""
+    if suffix in _FRACTIONS:
+        raise UsageError(
+            f"invalid {what} {_shown(shown)}: {suffix} means {_FRACTIONS[suffix]} "
+            f"(a fraction of a byte); expected {_EXPECTED[what]}"
+        )
+    return int(_value(m, shown, what, _MAX, "2^63-1 bytes").to_integral_value(ROUND_CEILING))
 
 
 def round_cpu_up(cores: float) -> float:

@@ -6,11 +6,14 @@
   plain-language message; an ignored check, and a usage check of a workload
   with ``insufficient_data``, is ``<skipped>``; everything else passes (with
   non-failing findings in ``<system-out>``). Built with ``xml.etree``;
-  characters XML 1.0 cannot carry are made visible (``\\x1b``).
+  control and bidirectional characters (and anything XML 1.0 cannot carry)
+  are made visible (``\\x1b``, ``\\u202e``); TAB, LF and CR are kept.
 - :func:`github_annotations`: ``::error`` lines for failing findings,
   ``::warning`` for other warning/critical ones, with GitHub's escaping
-  (``%``, CR, LF in the message; also ``:`` and ``,`` in properties).
-- :func:`step_summary`: Markdown for ``$GITHUB_STEP_SUMMARY``.
+  (``%``, CR, LF in the message; also ``:`` and ``,`` in properties); other
+  control and bidirectional characters made visible.
+- :func:`step_summary`: Markdown for ``$GITHUB_STEP_SUMMARY`` (untrusted strings
+  through :func:`~rightsize.render.tabular.md_escape`).
 - :func:`to_text`: the verdict for a terminal.
 """
 
@@ -21,7 +24,8 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
 from rightsize.model import SEVERITIES
-from rightsize.render.tabular import md_escape, term_safe, to_markdown
+from rightsize.render.tabular import md_escape, to_markdown
+from rightsize.render.terminal import term_safe
 
 if TYPE_CHECKING:
     from rightsize.analysis.result import AnalysisResult, WorkloadResult
@@ -60,10 +64,12 @@ _XML_INVALID = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ff
 
 
 def xml_safe(text: str) -> str:
-    """``text`` with characters XML 1.0 cannot carry shown as ``\\xNN``.
+    """``text`` with control, bidirectional and XML-invalid characters shown as ``\\xNN``.
 
-    ElementTree escapes ``<``, ``&`` and quotes itself.
+    TAB, LF and CR are kept (multi-line failure text); ElementTree escapes ``<``,
+    ``&`` and quotes itself.
     """
+    text = term_safe(text, keep="\t\n\r")
     return _XML_INVALID.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 

@@ -1,14 +1,19 @@
 """Text renderers of an :class:`~rightsize.analysis.result.AnalysisResult`.
 
-- :func:`to_json`: the ``rightsize/v1`` document (JSON encoding is the only
-  escaping label values get: they pass through untouched).
+- :func:`to_json`: the ``rightsize/v1`` document. Values pass through
+  untouched; control and bidirectional characters are written as JSON
+  ``\\uXXXX`` escapes (:func:`~rightsize.render.terminal.json_safe`), so the
+  text is safe to print and decodes to the exact value.
 - :func:`to_csv`: one row per workload x resource, raw units (cores, bytes);
   cells that a spreadsheet would run as a formula are prefixed with ``'``.
 - :func:`to_markdown`: summary counts and a table, for PR comments and
   ``$GITHUB_STEP_SUMMARY``; untrusted strings have ``|``, Markdown and HTML
   characters escaped.
-- :func:`to_table`: aligned plain text for terminals, Kubernetes quantities;
-  control characters in untrusted strings are made visible, not sent.
+- :func:`to_table`: aligned plain text for terminals, Kubernetes quantities.
+
+In the table, CSV and Markdown, control and bidirectional characters of
+untrusted strings are made visible (``\\x1b``, ``\\u202e``), not sent
+(:func:`~rightsize.render.terminal.term_safe`).
 """
 
 from __future__ import annotations
@@ -21,12 +26,13 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from rightsize.model import SEVERITIES
+from rightsize.render.terminal import json_safe, term_safe
 from rightsize.units import format_cpu, format_memory
 
 if TYPE_CHECKING:
     from rightsize.analysis.result import AnalysisResult, WorkloadResult
 
-__all__ = ["CSV_COLUMNS", "to_csv", "to_json", "to_markdown", "to_table"]
+__all__ = ["CSV_COLUMNS", "md_escape", "term_safe", "to_csv", "to_json", "to_markdown", "to_table"]
 
 CSV_COLUMNS = (
     "workload",
@@ -54,13 +60,11 @@ def _nan_to_none(value: Any) -> Any:
 
 
 def to_json(result: AnalysisResult, *, indent: int | None = 2) -> str:
-    """The ``rightsize/v1`` JSON document (strict JSON: no NaN, UTF-8 kept)."""
-    return (
-        json.dumps(
-            _nan_to_none(result.to_dict()), indent=indent, ensure_ascii=False, allow_nan=False
-        )
-        + "\n"
+    """The ``rightsize/v1`` JSON document (strict JSON: no NaN, UTF-8 kept, controls escaped)."""
+    text = json.dumps(
+        _nan_to_none(result.to_dict()), indent=indent, ensure_ascii=False, allow_nan=False
     )
+    return json_safe(text) + "\n"
 
 
 # ------------------------------------------------------------------------ CSV
@@ -71,6 +75,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def _csv_cell(value: Any) -> Any:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
+    if isinstance(value, str):
+        value = term_safe(value)
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     if isinstance(value, float):
@@ -95,11 +101,15 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
 def md_escape(text: str) -> str:
-    """Escape a string for a Markdown table cell (no HTML, no formatting, no ``|``)."""
+    """Escape a string for a Markdown table cell (no HTML, no formatting, no ``|``).
+
+    Line breaks become spaces; other control and bidirectional characters are
+    made visible (:func:`term_safe`).
+    """
     text = (
         text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
     )
-    text = re.sub(r"[\r\n]+", " ", text)
+    text = term_safe(re.sub(r"[\r\n]+", " ", text))
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
@@ -195,14 +205,6 @@ def to_markdown(result: AnalysisResult) -> str:
 
 
 # ----------------------------------------------------------------- plain text
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def term_safe(text: str) -> str:
-    """Make control characters (ANSI escapes, newlines) visible instead of sending them."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
 
 def to_table(result: AnalysisResult) -> str:
     """Aligned columns for a terminal, then the non-info findings, one per line."""

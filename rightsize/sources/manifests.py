@@ -9,8 +9,10 @@ and cri-dockerd only passes CPU shares and quota through. See docs/kubernetes.md
   container, init container (role ``init``) and sidecar (an init container
   with ``restartPolicy: Always``, role ``sidecar``) becomes one workload
   ``<namespace>/<owner>/<container>`` (namespace ``default`` when absent).
-  Quantities follow the apimachinery grammar; a missing request defaults to
-  the limit, as the API server does.
+  Quantities follow the apimachinery grammar, checked for their resource
+  (``cpu: 512Mi`` and ``memory: 500m``, half a byte, are errors; at most
+  2^63-1 bytes or millicores); a missing request defaults to the limit, as
+  the API server does.
 - Compose files (a top-level ``services:`` mapping): one workload
   ``<project>/<service>``; resource fields mapped as docker/compose's
   ``getDeployResources`` does (domain-reference.md §5); memory strings in
@@ -91,6 +93,7 @@ COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 
 _DEFAULT_CFS_PERIOD_US = 100_000
+_INT64_MAX = 2**63 - 1
 _DECLARED_COLUMNS = ("cpu_request", "cpu_limit", "memory_request", "memory_limit")
 
 
@@ -496,11 +499,21 @@ class _ComposeFile:
         if isinstance(value, int | float):
             if value < 0 or not math.isfinite(value):
                 raise self.doc.error(line, f"{context}: {key}: invalid size {value!r}")
-            return int(value)
-        try:
-            return ram_in_bytes(str(value))
-        except ValueError as exc:
-            raise self.doc.error(line, f"{context}: {key}: {exc}") from exc
+            nbytes = int(value)
+        elif isinstance(value, str):
+            try:
+                nbytes = ram_in_bytes(value)
+            except ValueError as exc:
+                raise self.doc.error(line, f"{context}: {key}: {exc}") from exc
+        else:
+            raise self.doc.error(
+                line, f"{context}: {key}: expected a size like 512m, 1g or 1.5GB, got {value!r}"
+            )
+        if nbytes > _INT64_MAX:
+            raise self.doc.error(
+                line, f"{context}: {key}: size {value!r} is larger than 2^63-1 bytes"
+            )
+        return nbytes
 
     def number(self, parent: Any, key: str, context: str, *, integer: bool) -> Decimal | None:
         if not isinstance(parent, Mapping) or parent.get(key) is None:
@@ -519,6 +532,12 @@ class _ComposeFile:
             ) from exc
         if not number.is_finite() or number < 0 or (integer and number != number.to_integral()):
             raise self.doc.error(line, f"{context}: {key}: expected {expected}, got {value!r}")
+        # cpus are cores (at most 2^63-1 millicores, as for Kubernetes); the rest int64
+        limit = _INT64_MAX if integer else _INT64_MAX // 1000
+        if number > limit:
+            raise self.doc.error(
+                line, f"{context}: {key}: {value!r} is larger than {limit}; expected {expected}"
+            )
         return number
 
 

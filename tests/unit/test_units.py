@@ -54,9 +54,17 @@ def test_invalid_quantities_name_the_value(text: str) -> None:
         parse_quantity(text)
 
 
-def test_memory_in_milli_is_a_fraction_of_a_byte_rounded_up() -> None:
-    assert parse_memory("128m") == 1
+def test_memory_in_milli_is_refused_as_a_fraction_of_a_byte() -> None:
+    # 128m is 0.128 bytes: the API server only warns; rightsize refuses the likely typo for 128Mi
+    with pytest.raises(UsageError, match="fraction of a byte"):
+        parse_memory("128m")
     assert parse_cpu("250m") == 0.25
+
+
+@pytest.mark.parametrize("text", ["512Mi", "1Gi", "1k", "2G", "1E"])
+def test_cpu_refuses_byte_suffixes_and_multipliers(text: str) -> None:
+    with pytest.raises(UsageError, match="expected cores"):
+        parse_cpu(text)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""Fault-injection tests (issue 11)."""
