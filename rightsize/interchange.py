@@ -306,6 +306,7 @@ def _numbers(
 ) -> pd.Series[float]:
     """A column as float64 (NaN = not reported); refuses unparsable, infinite, negative."""
     raw = frame[col]
+    why: dict[str, str] = {}
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
         values = raw.astype("float64")
         present = raw.notna()
@@ -321,13 +322,17 @@ def _numbers(
                 for text in pd.unique(shown[rest]):
                     try:
                         parsed[str(text)] = float(quantity(str(text)))
-                    except UsageError:
+                    except UsageError as exc:  # the quantity's own reason: unit, size
                         parsed[str(text)] = float("nan")
+                        why.setdefault(str(text), str(exc))
                 values = values.where(~rest, shown[rest].map(parsed).astype("float64"))
     bad = present & ~np.isfinite(values.fillna(0.0))
     bad |= present & values.isna()
     if bad.any():
         label = _first_bad(bad)
+        reason = why.get(str(shown[label]))
+        if reason:
+            raise InputError(f"{src.path}: {src.where(label)}, column {col!r}: {reason}")
         raise src.fail(label, col, "not a number:", shown[label], expected)
     negative = values < 0
     if negative.any():
@@ -787,6 +792,29 @@ def _write_atomic(out: Path, write: Callable[[str], None]) -> None:
         raise
 
 
+def _terminal_safe_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with control/bidi characters of its text columns made visible (for stdout)."""
+    from rightsize.render.terminal import UNSAFE, term_safe
+
+    out = frame.copy()
+    changed = 0
+    for col in out.columns:
+        text = out[col]
+        if text.dtype != object and not pd.api.types.is_string_dtype(text):
+            continue
+        try:
+            unsafe = text.str.contains(UNSAFE.pattern, regex=True, na=False).astype(bool)
+        except AttributeError:  # no strings in the column
+            continue
+        if unsafe.any():
+            changed += int(unsafe.sum())
+            out[col] = text.where(~unsafe, text[unsafe].map(term_safe))
+    if changed:
+        log.warning("export: %d values with control or bidirectional characters are escaped "
+                    "on stdout (\\x1b); use --output FILE for the exact values", changed)
+    return out
+
+
 def export_samples(
     store_path: Path,
     out: Path | None = None,
@@ -798,7 +826,8 @@ def export_samples(
 ) -> int:
     """Write the store's samples in the import format; returns rows written.
 
-    ``out=None`` writes CSV to stdout. Files are written atomically (temp file
+    ``out=None`` writes CSV to stdout, with control and bidirectional characters
+    of text made visible (``\\x1b``; a warning says so). Files are written atomically (temp file
     + rename); a ``.gz`` name gzips the CSV. In Parquet, ``timestamp`` is a
     UTC microsecond timestamp column; in CSV, ISO 8601 with ``Z``.
     ``workload_of(containers)`` derives the workload of containers without an
@@ -812,7 +841,7 @@ def export_samples(
     ds = load(store_path, since=since, until=until)
     frame = _export_frame(ds.samples, ds.containers, ds.events, workload_of, ds.hosts)
     if out is None:
-        frame.to_csv(sys.stdout, index=False)
+        _terminal_safe_text(frame).to_csv(sys.stdout, index=False)
         return len(frame)
     out = Path(out)
     if fmt == "parquet":
