@@ -836,7 +836,9 @@ def lab_down(docker_host: str | None) -> None:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    from rightsize.render.terminal import term_safe
+
+    return term_safe(" ".join(text.split()))
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

@@ -1,4 +1,10 @@
-"""Logging setup: text or JSON lines on stderr, verbosity from -v/-q."""
+"""Logging setup: text or JSON lines on stderr, verbosity from -v/-q.
+
+Text lines show control and bidirectional characters of the message visibly
+(``\\x1b``, :func:`rightsize.render.terminal.term_safe`): messages echo
+untrusted input (an import's header names, manifest values). JSON lines are
+ASCII with JSON escapes.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +30,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc)
 
 
+class TextFormatter(logging.Formatter):
+    """``rightsize: <message>``, the message made terminal-safe (tracebacks kept as they are)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        from rightsize.render.terminal import term_safe
+
+        return f"rightsize: {term_safe(record.getMessage())}"
+
+
 def setup_logging(verbose: int = 0, quiet: bool = False, fmt: str = "text") -> None:
     """Configure the ``rightsize`` logger tree once per process."""
     level = logging.WARNING if quiet else logging.DEBUG if verbose > 0 else logging.INFO
@@ -31,7 +46,7 @@ def setup_logging(verbose: int = 0, quiet: bool = False, fmt: str = "text") -> N
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("rightsize: %(message)s"))
+        handler.setFormatter(TextFormatter())
     root = logging.getLogger("rightsize")
     root.handlers[:] = [handler]
     root.setLevel(level)
