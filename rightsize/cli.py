@@ -21,7 +21,7 @@ from rightsize.errors import (
     RightsizeError,
     UsageError,
 )
-from rightsize.logs import setup_logging
+from rightsize.logs import redact, setup_logging
 
 if TYPE_CHECKING:
     import asyncio
@@ -169,10 +169,10 @@ def _cluster_auth(ctx: click.Context) -> dict[str, Any]:
         basic = (str(meta["user"]), os.environ.get("RIGHTSIZE_PASSWORD", ""))
     return {
         "token": token or None,
+        "basic_auth": basic,
         "ca_file": None if meta.get("ca_file") is None else str(meta["ca_file"]),
         "insecure": bool(meta.get("insecure")),
         "namespaces": list(meta.get("namespaces") or []) or None,
-        "_basic": basic,
     }
 
 
@@ -184,14 +184,13 @@ def _collect_prometheus(ctx: click.Context, store: Any, url: str, since: float,
 
     meta = ctx.meta.get("cluster", {})
     auth = _cluster_auth(ctx)
-    basic = auth.pop("_basic")
     text = None if raw_workloads is not None else meta.get("resolution")
     resolution: float | Literal["auto"] | None = None
     if text is not None:
         resolution = "auto" if text == "auto" else parse_duration(text, what="--resolution")
     return collect_prometheus(store, url, since=since, until=until, step=meta.get("step"),
                               resolution=resolution, workloads=raw_workloads,
-                              basic_auth=basic, selector=meta.get("selector") or "", **auth)
+                              selector=meta.get("selector") or "", **auth)
 
 
 def data_options(f: Any) -> Any:
@@ -384,6 +383,15 @@ def collect(ctx: click.Context, docker_hosts: tuple[str, ...], interval: float,
         f"collected {stats.samples} samples in {stats.rounds} rounds into {_settings(ctx).db}",
         err=True,
     )
+    _exit_if_interrupted(ctx, stats.signal)
+
+
+def _exit_if_interrupted(ctx: click.Context, received: int | None) -> None:
+    """Ctrl-C (SIGINT) stopped the command: exit 130 (SIGTERM is a normal end, exit 0)."""
+    import signal
+
+    if received == signal.SIGINT:
+        ctx.exit(130)
 
 
 def _prometheus_url(ctx: click.Context) -> str:
@@ -414,7 +422,6 @@ def _kubelet_step(ctx: click.Context, urls: Sequence[str], *, interval: float,
     if not urls:
         raise UsageError("--source kubelet needs --kubelet-url URL")
     auth = _cluster_auth(ctx)
-    auth.pop("_basic")
 
     async def step(store: Any, stop: asyncio.Event) -> Any:
         from rightsize.sources.kubelet import collect_kubelet
@@ -428,26 +435,21 @@ def _kubelet_step(ctx: click.Context, urls: Sequence[str], *, interval: float,
 def _collect_cluster_kubelet(ctx: click.Context, urls: tuple[str, ...], interval: float,
                              duration: float | None, samples: int | None) -> None:
     import asyncio
-    import signal
 
+    from rightsize.progress import StopSignals
     from rightsize.store import Store
 
     step = _kubelet_step(ctx, urls, interval=interval, duration=duration, samples=samples)
 
     async def main() -> Any:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            with Store(_settings(ctx).db) as store:
-                return await step(store, stop)
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+        with StopSignals(asyncio.Event()) as signals, Store(_settings(ctx).db) as store:
+            stats = await step(store, signals.stop)
+        stats.signal = signals.received
+        return stats
 
     stats = asyncio.run(main())
     click.echo(stats.describe(), err=True)
+    _exit_if_interrupted(ctx, stats.signal)
 
 
 @cli.command(name="import")
@@ -855,7 +857,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         sys.exit(EXIT_USAGE)
     except click.exceptions.UsageError as exc:
         cmd = exc.ctx.command_path if exc.ctx is not None else "rightsize"
-        click.echo(f"{cmd}: error: {_one_line(exc.format_message())}", err=True)
+        click.echo(f"{cmd}: error: {redact(_one_line(exc.format_message()))}", err=True)
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
         click.echo("rightsize: aborted", err=True)
@@ -865,7 +867,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except RightsizeError as exc:
         if verbose:
             log.exception("details")
-        click.echo(f"rightsize: error: {_one_line(str(exc))}", err=True)
+        click.echo(f"rightsize: error: {redact(_one_line(str(exc)))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -874,7 +876,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except Exception as exc:
         if verbose:
             log.exception("internal error")
-        click.echo(f"rightsize: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+        reason = redact(_one_line(str(exc)))
+        click.echo(f"rightsize: internal error: {type(exc).__name__}: {reason} "
                    "(run with -v for details)", err=True)
         sys.exit(EXIT_RUNTIME)
     sys.exit(0)

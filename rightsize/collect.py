@@ -17,6 +17,13 @@ at or below the engine tick every frame is kept.
 A background task per host follows ``/events`` (oom, die, start, restart,
 destroy); its events are committed with the next round. An engine that goes
 away is retried with exponential backoff; the loop itself never dies of it.
+An engine that refuses the container list with a 4xx (a bad ``--filter``) is
+a usage error, not an outage.
+
+``stop`` ends the loop promptly: the round in flight stops waiting for
+frames and is committed; engine calls still pending after
+:data:`STOP_GRACE` are cancelled (that round is dropped), so a stuck engine
+never holds a stop up.
 
 Only read-only Engine endpoints are called here. Nothing from ``Config.Env``
 or command lines is ever stored or logged (see ``payloads``).
@@ -30,12 +37,12 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from rightsize.errors import EngineError, NotFound, RuntimeFailure
+from rightsize.errors import EngineError, NotFound, RuntimeFailure, UsageError
 from rightsize.rows import ContainerRow, EventRow, HostRow, SampleRow
 from rightsize.sources.docker import payloads
 from rightsize.sources.docker.cgroups import OomCounters
@@ -51,6 +58,33 @@ MAX_BACKOFF = 30.0
 MAX_CONCURRENCY = 128
 ENGINE_TICK = 1.0  # the engine's stats collector interval
 FRAME_WAIT = 2.5  # how long a round waits for a fresh frame (first frame of a new stream)
+STOP_GRACE = 1.0  # after a stop, how long engine calls in flight may take before cancellation
+
+T = TypeVar("T")
+
+
+async def until_stopped(
+    work: Awaitable[T], stop: asyncio.Event, grace: float = STOP_GRACE
+) -> tuple[bool, T | None]:
+    """Await ``work``; once ``stop`` is set give it ``grace`` seconds, then cancel it.
+
+    Returns ``(True, result)`` when it finished, ``(False, None)`` when cancelled.
+    """
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            await asyncio.wait({task}, timeout=grace)
+        if task.done():
+            return True, task.result()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return False, None
+    finally:
+        stopped.cancel()
+        if not task.done():  # we were cancelled ourselves
+            task.cancel()
 
 
 @dataclass
@@ -75,6 +109,8 @@ class RunTotals:
     events: int = 0
     errors: int = 0
     containers: int = 0
+    #: The signal that stopped the loop (set by :mod:`rightsize.progress`), if any.
+    signal: int | None = None
 
     @property
     def elapsed(self) -> float:
@@ -291,6 +327,15 @@ class HostSession:
         else:
             log.warning("%s; retrying in %.0fs", exc, self._backoff)
 
+    def _refused(self, exc: EngineError) -> UsageError:
+        """The engine refused the container list: a bad filter, not an outage."""
+        filters = " ".join(f"--filter {k}={v}" for k, vs in self.filters.items() for v in vs)
+        message = str(exc).rsplit(": ", 1)[-1] if ": " in str(exc) else str(exc)
+        return UsageError(
+            f"the Docker engine at {self.label} refused to list containers"
+            f"{' with ' + filters if filters else ''}: {message} (HTTP {exc.status})"
+        )
+
     async def _follow_events(self, client: AsyncDockerClient) -> None:
         filters = {"type": ["container"], "event": sorted(payloads.EVENT_ACTIONS)}
         while True:
@@ -328,15 +373,21 @@ class HostSession:
                 )
 
     async def _take_frames(
-        self, wait: float = FRAME_WAIT
+        self, wait: float = FRAME_WAIT, stop: asyncio.Event | None = None
     ) -> list[tuple[str, dict[str, Any], int | None]]:
-        """Wait (bounded) for a frame newer than the last round from each stream, take them."""
+        """Wait (bounded, until ``stop``) for a frame newer than the last round from each
+        stream, take them."""
         streams = list(self._streams.items())
         waiting = [asyncio.ensure_future(st.fresh.wait()) for _, st in streams
                    if not st.fresh.is_set()]
         if waiting:
-            _, pending = await asyncio.wait(waiting, timeout=wait)
-            for fut in pending:
+            everything = asyncio.ensure_future(asyncio.wait(waiting))
+            waits: set[asyncio.Future[Any]] = {everything}
+            if stop is not None:
+                waits.add(asyncio.ensure_future(stop.wait()))
+            _, pending = await asyncio.wait(waits, timeout=wait,
+                                            return_when=asyncio.FIRST_COMPLETED)
+            for fut in [*pending, *waiting]:
                 fut.cancel()
         frames: list[tuple[str, dict[str, Any], int | None]] = []
         lines, self._leftover = self._leftover, []
@@ -351,8 +402,10 @@ class HostSession:
                 frames.append((cid, doc, oom_kills))
         return frames
 
-    async def round(self, sem: asyncio.Semaphore, wait: float = FRAME_WAIT) -> _RoundRows:
-        """Sample every matching running container once."""
+    async def round(
+        self, sem: asyncio.Semaphore, wait: float = FRAME_WAIT, stop: asyncio.Event | None = None
+    ) -> _RoundRows:
+        """Sample every matching running container once (4xx on the list: UsageError)."""
         rows = _RoundRows()
         self._rounds += 1
         if self.duplicate_of is not None:
@@ -375,6 +428,12 @@ class HostSession:
             self._announce_host = False
         try:
             listed = await client.containers(filters=self.filters)
+        except EngineError as exc:
+            if 400 <= exc.status < 500 and exc.status not in (404, 408, 409, 429):
+                raise self._refused(exc) from exc
+            rows.errors += 1
+            await self._lost(exc)
+            return rows
         except RuntimeFailure as exc:
             rows.errors += 1
             await self._lost(exc)
@@ -415,7 +474,7 @@ class HostSession:
             await self._lost(exc)
             return rows
         self._sync_streams(client, [i for i in ids if i in self.known])
-        for cid, doc, oom_kills in await self._take_frames(wait):
+        for cid, doc, oom_kills in await self._take_frames(wait, stop):
             row = payloads.sample_from_stats(doc, self.label, self.os_type, container_id=cid)
             if row is None:
                 continue
@@ -467,7 +526,13 @@ async def collect(
     sem = asyncio.Semaphore(MAX_CONCURRENCY)
     # The first connection decides whether to start at all: an engine that is
     # unreachable from the outset is a usage problem to report, not to retry.
-    first = await asyncio.gather(*(s.start() for s in sessions), return_exceptions=True)
+    done, first = await until_stopped(
+        asyncio.gather(*(s.start() for s in sessions), return_exceptions=True), stop
+    )
+    if not done or first is None:  # stopped while connecting
+        for s in sessions:
+            await s.disconnect()
+        return stats
     failures = [f for f in first if isinstance(f, BaseException)]
     if len(failures) == len(sessions):
         for s in sessions:
@@ -484,7 +549,15 @@ async def collect(
             t0 = time.monotonic()
             # Near the end of --duration, don't wait past it for fresh frames.
             wait = FRAME_WAIT if deadline is None else min(FRAME_WAIT, max(0.2, deadline - t0))
-            results = await asyncio.gather(*(s.round(sem, wait) for s in sessions))
+            done, outcome = await until_stopped(
+                asyncio.gather(*(s.round(sem, wait, stop) for s in sessions),
+                               return_exceptions=True), stop)
+            if not done or outcome is None:
+                break  # stopped, and the engine calls of this round did not finish in time
+            for r in outcome:
+                if isinstance(r, BaseException):
+                    raise r
+            results = [r for r in outcome if isinstance(r, _RoundRows)]
             merged = _RoundRows()
             for r in results:
                 merged.samples += r.samples

@@ -3,15 +3,38 @@
 Text lines show control and bidirectional characters of the message visibly
 (``\\x1b``, :func:`rightsize.render.terminal.term_safe`): messages echo
 untrusted input (an import's header names, manifest values). JSON lines are
-ASCII with JSON escapes.
+ASCII with JSON escapes. Passwords in URLs (``http://user:secret@host``) are
+masked in every line (:func:`redact`), whatever the code that logged them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
+
+# scheme://user:password@ → scheme://user:***@ (the password runs to the last @ before a / or space)
+_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/@:]*:)[^\s/]*@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@`` URL masked."""
+    return _USERINFO.sub(r"\g<head>***@", text) if "://" in text else text
+
+
+class RedactingFilter(logging.Filter):
+    """Masks URL passwords in a record's message (arguments included) and exception text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = redact(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,8 +48,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
+        if record.exc_text:
+            doc["exc"] = record.exc_text
+        elif record.exc_info:
+            doc["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(doc)
 
 
@@ -47,6 +72,7 @@ def setup_logging(verbose: int = 0, quiet: bool = False, fmt: str = "text") -> N
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(TextFormatter())
+    handler.addFilter(RedactingFilter())
     root = logging.getLogger("rightsize")
     root.handlers[:] = [handler]
     root.setLevel(level)

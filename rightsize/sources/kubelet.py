@@ -21,6 +21,10 @@ A new container ``startTime`` is a ``restart`` event. The Summary API has
 no declared values, throttling counters or OOM kills: declared values come
 from ``--manifests``; node CPU count is not reported (0), node memory is
 ``availableBytes + workingSetBytes``.
+
+Each poll must finish within ``timeout`` seconds in total (default 30 s,
+``RIGHTSIZE_TIMEOUT`` overrides it), however slowly the kubelet answers. URLs
+are shown (and used as a node's fallback name) with any password masked.
 """
 
 from __future__ import annotations
@@ -37,9 +41,11 @@ from typing import Any
 
 import httpx
 
-from rightsize.collect import RunTotals
+from rightsize.collect import RunTotals, until_stopped
 from rightsize.errors import RuntimeFailure, UsageError
+from rightsize.logs import redact
 from rightsize.rows import ContainerRow, EventRow, HostRow, SampleRow, container_row
+from rightsize.sources.deadlines import configured
 from rightsize.sources.prometheus import client_options, unreachable_error
 from rightsize.store import Store
 
@@ -201,15 +207,26 @@ class KubeletStats(RunTotals):
 
 
 class _Kubelet:
-    def __init__(self, url: str, client: httpx.AsyncClient, path: str) -> None:
-        self.url = url
+    def __init__(
+        self, url: str, client: httpx.AsyncClient, path: str, deadline: float = DEFAULT_TIMEOUT
+    ) -> None:
+        self.url = redact(url)  # for messages and as the fallback node name
         self.client = client
         self.path = path
+        self.deadline = deadline
         self.started: dict[str, float] = {}
 
     async def poll(self, namespaces: Sequence[str] | None) -> Snapshot:
         try:
-            response = await self.client.get(self.path, params={"only_cpu_and_memory": "true"})
+            async with asyncio.timeout(self.deadline):
+                response = await self.client.get(
+                    self.path, params={"only_cpu_and_memory": "true"}
+                )
+        except TimeoutError as exc:
+            raise RuntimeFailure(
+                f"the kubelet at {self.url} did not answer {self.path} within "
+                f"{self.deadline:g}s (a total deadline; RIGHTSIZE_TIMEOUT sets it)"
+            ) from exc
         except httpx.HTTPError as exc:
             raise unreachable_error("the kubelet", self.url, exc) from exc
         if response.status_code in (401, 403):
@@ -256,6 +273,7 @@ async def collect_kubelet(
     url: str | Sequence[str],
     *,
     token: str | None = None,
+    basic_auth: tuple[str, str] | None = None,
     ca_file: str | None = None,
     insecure: bool = False,
     client_cert: tuple[str, str] | None = None,
@@ -273,7 +291,9 @@ async def collect_kubelet(
     Stops after ``samples`` rounds, ``duration`` seconds, or when ``stop`` is
     set (none of them: until ``stop``). The first round decides: if every
     kubelet fails it, that error is raised; later failures are logged and
-    retried next round.
+    retried next round. ``token`` (bearer) or ``basic_auth`` (user, password)
+    authenticate; ``timeout`` is each poll's total deadline (``RIGHTSIZE_TIMEOUT``
+    overrides it). A stop cancels polls still pending after a second.
     """
     urls = [url] if isinstance(url, str) else list(url)
     if not urls:
@@ -284,6 +304,7 @@ async def collect_kubelet(
         raise UsageError(f"invalid number of samples {samples}: must be at least 1")
     stop = stop or asyncio.Event()
     stats = KubeletStats()
+    poll_deadline = configured(timeout)
     kubelets: list[_Kubelet] = []
     try:
         for u in urls:
@@ -292,19 +313,25 @@ async def collect_kubelet(
                 base,
                 what="kubelet",
                 token=token,
+                basic_auth=basic_auth,
                 ca_file=ca_file,
                 insecure=insecure,
                 client_cert=client_cert,
-                timeout=timeout,
+                timeout=poll_deadline,
             )
-            kubelets.append(_Kubelet(base, httpx.AsyncClient(transport=transport, **opts), path))
+            client = httpx.AsyncClient(transport=transport, **opts)
+            kubelets.append(_Kubelet(base, client, path, poll_deadline))
         deadline = None if duration is None else stats.started + duration
         next_tick = time.monotonic()
         nodes: set[str] = set()
         while not stop.is_set():
-            results = await asyncio.gather(
-                *(k.poll(namespaces) for k in kubelets), return_exceptions=True
+            done, outcome = await until_stopped(
+                asyncio.gather(*(k.poll(namespaces) for k in kubelets), return_exceptions=True),
+                stop,
             )
+            if not done or outcome is None:
+                break  # stopped while polls were pending
+            results = outcome
             failures = [r for r in results if isinstance(r, BaseException)]
             if stats.rounds == 0 and len(failures) == len(results):
                 raise failures[0]

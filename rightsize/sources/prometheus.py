@@ -88,10 +88,11 @@ import logging
 import math
 import re
 import ssl
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -100,7 +101,9 @@ import httpx
 
 from rightsize import __version__
 from rightsize.errors import RuntimeFailure, UsageError
+from rightsize.logs import redact
 from rightsize.rows import ContainerRow, EventRow, HostRow, SampleRow
+from rightsize.sources.deadlines import bound_client, configured, sync_deadline
 from rightsize.store import Store
 
 __all__ = [
@@ -122,6 +125,8 @@ MAX_POINTS_PER_SERIES = 11_000
 MIN_STEP = 60.0
 #: Default cap on points (series x steps) in one range-query answer (~50 MB of JSON).
 DEFAULT_MAX_POINTS = 2_000_000
+#: Total deadline of one Prometheus request, answer included (``RIGHTSIZE_TIMEOUT``
+#: overrides it): a slow query fails with a hint instead of hanging.
 DEFAULT_TIMEOUT = 120.0
 HEADERS = {"User-Agent": f"rightsize/{__version__}", "Accept": "application/json"}
 
@@ -158,16 +163,19 @@ Key = tuple[str, str, str]  # namespace, pod, container
 
 
 def _check_url(url: str, what: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(
-            f"invalid {what} URL {url!r}: expected http(s)://host[:port][/path], "
-            "e.g. http://prometheus:9090"
-        )
+    shown = redact(repr(url))
     try:
+        parts = urlsplit(url)
         parts.port  # noqa: B018 - validates the port
     except ValueError as exc:
-        raise UsageError(f"invalid {what} URL {url!r}: {exc}") from exc
+        raise UsageError(
+            f"invalid {what} URL {shown}: {exc}; expected http(s)://host[:port][/path]"
+        ) from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"invalid {what} URL {shown}: expected http(s)://host[:port][/path], "
+            "e.g. http://prometheus:9090"
+        )
     return url.rstrip("/")
 
 
@@ -232,8 +240,10 @@ def http_client(
     transport: httpx.BaseTransport | None = None,
     **options: Any,
 ) -> httpx.Client:
-    """A sync client for ``url`` (see :func:`client_options` for ``options``)."""
-    return httpx.Client(transport=transport, **client_options(url, what=what, **options))
+    """A sync client for ``url`` (see :func:`client_options`) honouring :func:`sync_deadline`."""
+    return bound_client(
+        httpx.Client(transport=transport, **client_options(url, what=what, **options))
+    )
 
 
 def unreachable_error(what: str, url: str, exc: Exception) -> RuntimeFailure:
@@ -244,19 +254,21 @@ def unreachable_error(what: str, url: str, exc: Exception) -> RuntimeFailure:
         hint = "its TLS certificate was not trusted; pass its CA file or the insecure flag"
     else:
         hint = "check the URL and that the server is running and reachable from here"
-    return RuntimeFailure(f"cannot reach {what} at {url}: {exc}; {hint}")
+    return RuntimeFailure(redact(f"cannot reach {what} at {url}: {exc}; {hint}"))
 
 
 class PrometheusClient:
     """The two Prometheus HTTP API calls the source needs, with error mapping.
 
     Queries are POSTed (form-encoded), so long pod regexes never hit URL limits.
-    ``queries`` counts the API calls made.
+    ``queries`` counts the API calls made. Each call, answer included, must
+    finish within ``deadline`` seconds. ``url`` has any password masked.
     """
 
-    def __init__(self, client: httpx.Client) -> None:
+    def __init__(self, client: httpx.Client, deadline: float = DEFAULT_TIMEOUT) -> None:
         self._client = client
-        self.url = str(client.base_url).rstrip("/")
+        self.url = redact(str(client.base_url).rstrip("/"))
+        self.deadline = deadline
         self.queries = 0
         self.bytes = 0
 
@@ -265,10 +277,17 @@ class PrometheusClient:
 
     def _call(self, path: str, data: Mapping[str, str], query: str) -> Any:
         self.queries += 1
-        try:
-            response = self._client.post(path, data=data)
-        except httpx.HTTPError as exc:
-            raise unreachable_error("Prometheus", self.url, exc) from exc
+        with sync_deadline(self.deadline) as limit:
+            try:
+                response = self._client.post(path, data=data)
+            except httpx.HTTPError as exc:
+                if limit is not None and limit.expired:
+                    raise RuntimeFailure(
+                        f"Prometheus at {self.url} did not answer {path} within "
+                        f"{self.deadline:g}s (a total deadline; RIGHTSIZE_TIMEOUT sets it): "
+                        "try a larger step, a smaller batch (max_points) or a shorter window"
+                    ) from exc
+                raise unreachable_error("Prometheus", self.url, exc) from exc
         self.bytes += len(response.content)
         status = response.status_code
         try:
@@ -1023,6 +1042,7 @@ def collect_prometheus(
     if pod_set is not None:
         discover = _selector(cadvisor, _pod_matchers([(n, p, "") for n, p in sorted(pod_set)]))
 
+    deadline = configured(timeout)
     client = http_client(
         url,
         what="Prometheus",
@@ -1031,10 +1051,10 @@ def collect_prometheus(
         ca_file=ca_file,
         insecure=insecure,
         client_cert=client_cert,
-        timeout=timeout,
+        timeout=deadline,
         transport=transport,
     )
-    api = PrometheusClient(client)
+    api = PrometheusClient(client, deadline)
     summary = PrometheusSummary(url=api.url, start=since, end=end, step=step or 0.0)
     try:
         # 1. which containers have usage series in the window (index lookup only)
@@ -1096,13 +1116,12 @@ def collect_prometheus(
             return api.range(query, start, end, grid_step)
 
         # the next batch is fetched while this one is written (one request in flight)
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rightsize-prometheus")
+        pending = _in_background(fetch, batches[0])
         try:
-            pending = pool.submit(fetch, batches[0])
             for i, batch in enumerate(batches):
                 result = pending.result()
                 if i + 1 < len(batches):
-                    pending = pool.submit(fetch, batches[i + 1])
+                    pending = _in_background(fetch, batches[i + 1])
                 wanted = set(batch)
                 summary.points += sum(len(s.get("values") or ()) for s in result)
                 present = sorted(
@@ -1128,8 +1147,7 @@ def collect_prometheus(
                     summary.samples,
                 )
         finally:
-            pending.cancel()
-            pool.shutdown(wait=True, cancel_futures=True)
+            pending.cancel()  # on an error or Ctrl-C: the fetch in flight is abandoned
         if not with_data:
             raise RuntimeFailure(
                 f"Prometheus at {api.url} returned no samples for the {len(keys)} containers "
@@ -1144,6 +1162,23 @@ def collect_prometheus(
         summary.seconds = time.monotonic() - t0
         api.close()
     return summary
+
+
+def _in_background(fn: Callable[[list[Key]], list[dict[str, Any]]],
+                   batch: list[Key]) -> Future[list[dict[str, Any]]]:
+    """``fn(batch)`` on a daemon thread, so that an abandoned fetch never holds up exit."""
+    future: Future[list[dict[str, Any]]] = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fn(batch))
+        except BaseException as exc:  # handed to the caller through the future
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="rightsize-prometheus", daemon=True).start()
+    return future
 
 
 def _check_points(since: float, end: float, step: float | None) -> None:

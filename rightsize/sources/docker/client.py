@@ -11,6 +11,13 @@ root-equivalent). The write calls (``create``, ``start``, ``stop``, ``remove``,
 Errors: an unreachable engine or a refused socket raises :class:`RuntimeFailure`;
 an engine error status raises :class:`EngineError` (404/409: :class:`NotFound`).
 Messages never contain request bodies or container environments.
+
+Deadlines: every request, body included, must finish within
+:data:`ENGINE_DEADLINE` (``RIGHTSIZE_TIMEOUT`` overrides it), whatever httpx's
+per-read timeouts allow. Streams (``stats?stream=true``, ``/events``, image
+progress) are long-lived: their response must start within the deadline, and
+then each line within the call's ``silence`` (none for events, which may be
+quiet for hours).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import httpx
 
 from rightsize import __version__
 from rightsize.errors import EngineError, NotFound, RuntimeFailure, UsageError
+from rightsize.sources.deadlines import configured, sync_deadline
 from rightsize.sources.docker.host import EngineHost, make_async_transport, make_transport
 
 __all__ = [
@@ -54,6 +62,12 @@ MAX_API_VERSION = "1.47"
 ONE_SHOT_API_VERSION = "1.41"
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+#: Total deadline of one request, body included; for a stream, until its response starts.
+ENGINE_DEADLINE = 30.0
+#: The longest a stats stream may stay silent (the engine sends a frame a second).
+STATS_SILENCE = 30.0
+#: Lab image imports and pulls: the longest wait for the response and for each progress line.
+PROGRESS_DEADLINE = 300.0
 #: Streams (stats, events, image progress) may be silent for a long time.
 STREAM_TIMEOUT = httpx.Timeout(connect=5.0, read=None, write=60.0, pool=60.0)
 HEADERS = {"User-Agent": f"rightsize/{__version__}"}
@@ -192,6 +206,10 @@ class _Call:
     content: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     timeout: httpx.Timeout = field(default_factory=lambda: DEFAULT_TIMEOUT)
+    #: Total deadline (a stream: until the response starts); ``None``: the client's.
+    deadline: float | None = None
+    #: Streams only: the longest wait for the next line (``None``: unbounded).
+    silence: float | None = None
 
     @property
     def label(self) -> str:
@@ -218,7 +236,8 @@ def _stats_once_call(container: str, api_version: str) -> _Call:
 
 def _stats_stream_call(container: str) -> _Call:
     return _Call(
-        "GET", f"/containers/{_quote(container)}/stats", {"stream": "true"}, timeout=STREAM_TIMEOUT
+        "GET", f"/containers/{_quote(container)}/stats", {"stream": "true"},
+        timeout=STREAM_TIMEOUT, silence=STATS_SILENCE,
     )
 
 
@@ -242,7 +261,8 @@ def _create_call(name: str, config: JSONDict) -> _Call:
 
 def _stop_call(container: str, timeout: int) -> _Call:
     wait = httpx.Timeout(timeout + 30.0, connect=5.0)
-    return _Call("POST", f"/containers/{_quote(container)}/stop", {"t": str(timeout)}, timeout=wait)
+    return _Call("POST", f"/containers/{_quote(container)}/stop", {"t": str(timeout)},
+                 timeout=wait, deadline=timeout + ENGINE_DEADLINE)
 
 
 def _remove_call(container: str, force: bool) -> _Call:
@@ -258,12 +278,15 @@ def _import_call(tar_bytes: bytes, repo: str, tag: str) -> _Call:
         content=tar_bytes,
         headers={"Content-Type": "application/x-tar"},
         timeout=STREAM_TIMEOUT,
+        deadline=PROGRESS_DEADLINE,
+        silence=PROGRESS_DEADLINE,
     )
 
 
 def _pull_call(name: str, tag: str) -> _Call:
     params = {"fromImage": name, "tag": tag}
-    return _Call("POST", "/images/create", params, timeout=STREAM_TIMEOUT)
+    return _Call("POST", "/images/create", params, timeout=STREAM_TIMEOUT,
+                 deadline=PROGRESS_DEADLINE, silence=PROGRESS_DEADLINE)
 
 
 def _image_call(name: str) -> _Call:
@@ -301,9 +324,11 @@ class _Progress:
 class _ClientBase:
     """API version state, paths and error mapping common to both clients."""
 
-    def __init__(self, host: EngineHost) -> None:
+    def __init__(self, host: EngineHost, deadline: float | None = None) -> None:
         self.host = host
         self._api_version: str | None = None
+        #: Total deadline of a request (:data:`ENGINE_DEADLINE`, or ``RIGHTSIZE_TIMEOUT``).
+        self.deadline = configured(ENGINE_DEADLINE) if deadline is None else deadline
 
     @property
     def api_version(self) -> str | None:
@@ -387,6 +412,48 @@ class _ClientBase:
             f"lost the connection to the Docker engine at {self.host.url}: {reason}"
         )
 
+    def _deadline_of(self, call: _Call) -> float:
+        return self.deadline if call.deadline is None else max(self.deadline, call.deadline)
+
+    def _late(self, call: _Call, seconds: float, *, silent: bool = False) -> RuntimeFailure:
+        """The error of a request that ran out of time."""
+        if silent:
+            what = f"sent nothing on {call.label} for {seconds:g}s"
+        else:
+            what = f"did not answer {call.label} within {seconds:g}s"
+        return RuntimeFailure(
+            f"the Docker engine at {self.host.url} {what} (a total deadline; "
+            f"RIGHTSIZE_TIMEOUT sets it)"
+        )
+
+    @contextlib.contextmanager
+    def _within(
+        self, call: _Call, seconds: float | None, *, silent: bool = False
+    ) -> Iterator[None]:
+        """Sync: map errors (:meth:`_mapped`) and give the block ``seconds`` in total."""
+        with sync_deadline(seconds) as limit:
+            try:
+                with self._mapped():
+                    yield
+            except RuntimeFailure as exc:
+                if limit is not None and seconds is not None and limit.expired:
+                    raise self._late(call, seconds, silent=silent) from exc
+                raise
+
+    @contextlib.asynccontextmanager
+    async def _async_within(
+        self, call: _Call, seconds: float | None, *, silent: bool = False
+    ) -> AsyncIterator[None]:
+        """Async: map errors (:meth:`_mapped`) and give the block ``seconds`` in total."""
+        try:
+            async with asyncio.timeout(seconds):
+                with self._mapped():
+                    yield
+        except TimeoutError as exc:  # from asyncio.timeout: _mapped maps socket timeouts
+            if seconds is None:
+                raise
+            raise self._late(call, seconds, silent=silent) from exc
+
     @contextlib.contextmanager
     def _mapped(self) -> Iterator[None]:
         """Re-raise transport and socket errors as :class:`RuntimeFailure`."""
@@ -411,8 +478,14 @@ class _ClientBase:
 class DockerClient(_ClientBase):
     """Synchronous Engine API client. Use as a context manager or call :meth:`close`."""
 
-    def __init__(self, host: EngineHost, transport: httpx.BaseTransport | None = None) -> None:
-        super().__init__(host)
+    def __init__(
+        self,
+        host: EngineHost,
+        transport: httpx.BaseTransport | None = None,
+        *,
+        deadline: float | None = None,
+    ) -> None:
+        super().__init__(host, deadline)
         self._http = httpx.Client(
             base_url=host.base_url,
             transport=transport if transport is not None else make_transport(host),
@@ -438,7 +511,7 @@ class DockerClient(_ClientBase):
     def negotiate(self) -> str:
         """``GET /version`` (unversioned) and fix the API version for later calls."""
         call = _Call("GET", "/version")
-        with self._mapped():
+        with self._within(call, self._deadline_of(call)):
             response = self._http.get(call.endpoint)
         if response.status_code >= 400:
             raise self._status_error(response, call)
@@ -450,7 +523,7 @@ class DockerClient(_ClientBase):
 
     def _send(self, call: _Call) -> httpx.Response:
         self._ensure_version()
-        with self._mapped():
+        with self._within(call, self._deadline_of(call)):
             response = self._http.request(
                 call.method, self._path(call.endpoint), **self._request_kwargs(call)
             )
@@ -467,18 +540,27 @@ class DockerClient(_ClientBase):
 
     def _lines(self, call: _Call) -> Iterator[str]:
         self._ensure_version()
-        with (
-            self._mapped(),
-            self._http.stream(
-                call.method, self._path(call.endpoint), **self._request_kwargs(call)
-            ) as response,
-        ):
+        request = self._http.build_request(
+            call.method, self._path(call.endpoint), **self._request_kwargs(call)
+        )
+        deadline = self._deadline_of(call)
+        with self._within(call, deadline):
+            response = self._http.send(request, stream=True)
+        try:
             if response.status_code >= 400:
-                response.read()
+                with self._within(call, deadline):
+                    response.read()
                 raise self._status_error(response, call)
-            for line in response.iter_lines():
+            lines = response.iter_lines()
+            while True:
+                with self._within(call, call.silence, silent=True):
+                    line = next(lines, None)
+                if line is None:
+                    return
                 if line.strip():
                     yield line.strip()
+        finally:
+            response.close()
 
     def _stream(self, call: _Call) -> Iterator[JSONDict]:
         for line in self._lines(call):
@@ -581,8 +663,14 @@ class AsyncDockerClient(_ClientBase):
     their connection goes back to the pool.
     """
 
-    def __init__(self, host: EngineHost, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        super().__init__(host)
+    def __init__(
+        self,
+        host: EngineHost,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        deadline: float | None = None,
+    ) -> None:
+        super().__init__(host, deadline)
         self._http = httpx.AsyncClient(
             base_url=host.base_url,
             transport=transport if transport is not None else make_async_transport(host),
@@ -609,7 +697,7 @@ class AsyncDockerClient(_ClientBase):
     async def negotiate(self) -> str:
         """``GET /version`` (unversioned) and fix the API version for later calls."""
         call = _Call("GET", "/version")
-        with self._mapped():
+        async with self._async_within(call, self._deadline_of(call)):
             response = await self._http.get(call.endpoint)
         if response.status_code >= 400:
             raise self._status_error(response, call)
@@ -625,7 +713,7 @@ class AsyncDockerClient(_ClientBase):
 
     async def _send(self, call: _Call) -> httpx.Response:
         await self._ensure_version()
-        with self._mapped():
+        async with self._async_within(call, self._deadline_of(call)):
             response = await self._http.request(
                 call.method, self._path(call.endpoint), **self._request_kwargs(call)
             )
@@ -642,16 +730,27 @@ class AsyncDockerClient(_ClientBase):
 
     async def _lines(self, call: _Call) -> AsyncIterator[str]:
         await self._ensure_version()
-        with self._mapped():
-            async with self._http.stream(
-                call.method, self._path(call.endpoint), **self._request_kwargs(call)
-            ) as response:
-                if response.status_code >= 400:
+        request = self._http.build_request(
+            call.method, self._path(call.endpoint), **self._request_kwargs(call)
+        )
+        deadline = self._deadline_of(call)
+        async with self._async_within(call, deadline):
+            response = await self._http.send(request, stream=True)
+        try:
+            if response.status_code >= 400:
+                async with self._async_within(call, deadline):
                     await response.aread()
-                    raise self._status_error(response, call)
-                async for line in response.aiter_lines():
-                    if line.strip():
-                        yield line.strip()
+                raise self._status_error(response, call)
+            lines = response.aiter_lines()
+            while True:
+                async with self._async_within(call, call.silence, silent=True):
+                    line = await anext(lines, None)
+                if line is None:
+                    return
+                if line.strip():
+                    yield line.strip()
+        finally:
+            await response.aclose()
 
     async def _stream(self, call: _Call) -> AsyncIterator[JSONDict]:
         async for line in self._lines(call):

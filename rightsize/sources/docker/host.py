@@ -18,8 +18,10 @@ that carry TLS material. Certificates come from ``DOCKER_CERT_PATH`` (default
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
+import re
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +31,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from rightsize.errors import UsageError
+from rightsize.logs import redact
+from rightsize.sources.deadlines import bound_transport
 
 __all__ = [
     "ASYNC_POOL_LIMITS",
@@ -74,7 +78,31 @@ def _supported() -> str:
 
 
 def _unsupported(url: str, origin: str) -> UsageError:
-    return UsageError(f"unsupported Docker host {url!r}{origin}; supported schemes: {_supported()}")
+    return UsageError(
+        f"unsupported Docker host {redact(repr(url))}{origin}; supported schemes: {_supported()}"
+    )
+
+
+_HOSTNAME = re.compile(r"(?!-)[\w-]{1,63}(?<!-)(\.(?!-)[\w-]{1,63}(?<!-))*\.?", re.ASCII)
+
+
+def _check_hostname(hostname: str) -> str | None:
+    """Why ``hostname`` is not an IP address or a DNS name, or ``None`` when it is one."""
+    if ":" in hostname:
+        try:
+            ipaddress.IPv6Address(hostname.split("%", 1)[0])
+        except ValueError:
+            return f"{hostname!r} is not an IPv6 address"
+        return None
+    if re.fullmatch(r"[0-9.]+", hostname):
+        try:
+            ipaddress.IPv4Address(hostname)
+        except ValueError:
+            return f"{hostname!r} is not an IPv4 address (four numbers 0-255)"
+        return None
+    if len(hostname) > 253 or not _HOSTNAME.fullmatch(hostname):
+        return f"{hostname!r} is not a host name"
+    return None
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -94,7 +122,7 @@ def _parse_url(
     if "://" not in raw:
         if raw.startswith("/"):
             raise UsageError(
-                f"unsupported Docker host {url!r}{origin}; "
+                f"unsupported Docker host {redact(repr(url))}{origin}; "
                 f"did you mean unix://{raw}? supported schemes: {_supported()}"
             )
         raw = f"tcp://{raw}"  # the docker CLI reads a bare host:port as tcp://
@@ -107,19 +135,31 @@ def _parse_url(
         path = rest or DEFAULT_SOCKET
         if not path.startswith("/"):
             raise UsageError(
-                f"invalid Docker host {url!r}{origin}: a unix socket needs an absolute path "
-                f"(unix:///path/to/docker.sock)"
+                f"invalid Docker host {redact(repr(url))}{origin}: a unix socket needs an "
+                f"absolute path (unix:///path/to/docker.sock)"
             )
         return EngineHost(url=f"unix://{path}", base_url=UDS_BASE_URL, socket_path=path)
 
-    parts = urlsplit(f"{scheme}://{rest}")
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise UsageError(f"invalid Docker host {url!r}{origin}: expected {scheme}://host:port")
+    shown = redact(repr(url))
+    expected = f"expected {scheme}://host:port (host a name, an IPv4 address or [IPv6])"
     try:
+        parts = urlsplit(f"{scheme}://{rest}")
         port = parts.port
     except ValueError as exc:
-        raise UsageError(f"invalid Docker host {url!r}{origin}: bad port") from exc
+        raise UsageError(f"invalid Docker host {shown}{origin}: {exc}; {expected}") from exc
+    if parts.username is not None or parts.password is not None:
+        raise UsageError(
+            f"invalid Docker host {shown}{origin}: the engine takes no user or password in "
+            f"its URL; {expected}"
+        )
+    if parts.query or parts.fragment:
+        raise UsageError(f"invalid Docker host {shown}{origin}: {expected}")
+    if port == 0:
+        raise UsageError(f"invalid Docker host {shown}{origin}: port 0; {expected}")
     hostname = parts.hostname or "127.0.0.1"
+    problem = _check_hostname(hostname)
+    if problem is not None:
+        raise UsageError(f"invalid Docker host {shown}{origin}: {problem}; {expected}")
     if ":" in hostname:
         hostname = f"[{hostname}]"  # IPv6 literal
     if scheme == "https":
@@ -262,10 +302,13 @@ def _ssl_context(host: EngineHost) -> ssl.SSLContext:
 def make_transport(host: EngineHost) -> httpx.HTTPTransport:
     """A sync httpx transport for ``host`` (unix socket or TCP, with TLS if needed)."""
     if host.socket_path is not None:
-        return httpx.HTTPTransport(uds=host.socket_path)
-    if host.tls:
-        return httpx.HTTPTransport(verify=_ssl_context(host))
-    return httpx.HTTPTransport()
+        transport = httpx.HTTPTransport(uds=host.socket_path)
+    elif host.tls:
+        transport = httpx.HTTPTransport(verify=_ssl_context(host))
+    else:
+        transport = httpx.HTTPTransport()
+    bound_transport(transport)  # honours the client's total deadlines
+    return transport
 
 
 def make_async_transport(host: EngineHost) -> httpx.AsyncHTTPTransport:
