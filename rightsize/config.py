@@ -28,12 +28,24 @@ ignore = ["over_request/memory"]     # added to the global ignore
 ```
 
 Every error names the key path (``thresholds.oom_risk_warning``) and what
-was expected; an unknown key is an error.
+was expected; an unknown key is an error. A config file that is not UTF-8,
+not TOML or nested too deeply is an error naming the file (exit 2). A broken
+``pyproject.toml`` is only an error when it holds ``[tool.rightsize`` (a line
+scan finds it even in a file TOML cannot read) or was named with
+``--config``; otherwise a one-line warning and the defaults.
+
+Strategy parameters are range-checked (see
+:data:`rightsize.analysis.strategies.PARAM_RANGES`: percentiles, margins ≥ 0,
+half-lives > 0, …), and a severity cut-off must not pass the next one
+(``oom_risk_warning`` ≤ ``oom_risk_critical``; see
+:mod:`rightsize.analysis.thresholds`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -44,6 +56,8 @@ from rightsize.analysis.thresholds import Thresholds
 from rightsize.errors import InputError, UsageError
 from rightsize.gate import FAIL_ON, Override, override_path, parse_ignore
 from rightsize.model import Severity
+
+log = logging.getLogger(__name__)
 
 TOP_KEYS = ("exclude", "strategy", "thresholds", "prices", "check")
 
@@ -169,14 +183,54 @@ def _ignore_list(value: Any, path: str) -> tuple[str, ...]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's document; one-line errors naming the file and what was expected."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read the config file {path}: {exc.strerror or exc}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "expected a UTF-8 TOML file"
+        ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: invalid TOML: {exc}") from exc
+    except RecursionError:
+        raise InputError(
+            f"{path}: invalid TOML: arrays or tables nested too deeply; expected a config "
+            "file of a few levels"
+        ) from None
+
+
+#: a line opening ``[tool.rightsize]`` (or a sub-table), found even in a broken file
+_TOOL_TABLE = re.compile(rb"^\s*\[{1,2}\s*tool\s*\.\s*[\"']?rightsize\b", re.MULTILINE)
+
+
+def _pyproject(path: Path) -> Mapping[str, Any] | None:
+    """``[tool.rightsize]`` of ``pyproject.toml`` (None: not there).
+
+    A broken file that does not mention ``[tool.rightsize`` is some other
+    tool's problem: a one-line warning, and the defaults.
+    """
+    try:
+        pyproject = _read_toml(path)
+    except (InputError, UsageError) as exc:
+        try:
+            ours = _TOOL_TABLE.search(path.read_bytes()) is not None
+        except OSError:
+            ours = False
+        if ours:
+            raise
+        log.warning("%s; ignoring it (it has no [tool.rightsize] table)", exc)
+        return None
+    tool = pyproject.get("tool", {})
+    if isinstance(tool, Mapping) and "rightsize" in tool:
+        return _table(tool["rightsize"], "tool.rightsize")
+    return None
 
 
 def load_config(path: Path | None = None, *, cwd: Path | None = None,
@@ -188,15 +242,17 @@ def load_config(path: Path | None = None, *, cwd: Path | None = None,
     source: Path | None = None
     if path is not None:
         source, doc = path, _read_toml(path)
+        if path.name == "pyproject.toml":  # --config pyproject.toml: its [tool.rightsize]
+            tool = doc.get("tool", {})
+            doc = _table(tool.get("rightsize", {}) if isinstance(tool, Mapping) else {},
+                         "tool.rightsize")
     elif (cwd / "rightsize.toml").is_file():
         source = cwd / "rightsize.toml"
         doc = _read_toml(source)
     elif (cwd / "pyproject.toml").is_file():
-        pyproject = _read_toml(cwd / "pyproject.toml")
-        tool = pyproject.get("tool", {})
-        if isinstance(tool, Mapping) and "rightsize" in tool:
-            source = cwd / "pyproject.toml"
-            doc = _table(tool["rightsize"], "tool.rightsize")
+        table = _pyproject(cwd / "pyproject.toml")
+        if table is not None:
+            source, doc = cwd / "pyproject.toml", table
     try:
         cfg = from_mapping(doc, source)
     except UsageError as exc:

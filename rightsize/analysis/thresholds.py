@@ -28,6 +28,11 @@ Defaults and where they come from:
 - ``over_request``: request ≥ 2 x usage (p95 for CPU, peak for memory) and
   at least 100m / 100 MiB idle (KRR's "ok" band) → info; ≥ 250m / 256 MiB
   idle (KRR's "warning" band) → warning; critical disabled by default.
+- Cut-offs of one finding must not decrease with severity (info ≤ warning ≤
+  critical, e.g. ``oom_risk_warning`` ≤ ``oom_risk_critical``,
+  ``over_request_warning_cpu`` ≤ ``over_request_critical_cpu``; a disabled
+  one is skipped): :meth:`Thresholds.from_mapping` names both keys otherwise.
+  Every value is a number ≥ 0.
 - ``no_limit``/``no_request``: a missing memory limit is a warning (unbounded
   memory can take the host down); the others are info (no CPU limit is a
   legitimate choice, and plain Docker has no requests).
@@ -35,6 +40,7 @@ Defaults and where they come from:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -149,7 +155,35 @@ class Thresholds:
                 values[key] = _prices(value, f"{path}.prices")
             else:
                 values[key] = _coerce(known[key].type, value, f"{path}.{key}")
-        return replace(cls(), **values)
+        result = replace(cls(), **values)
+        _check_order(result, values, path)
+        return result
+
+
+#: severity cut-offs that must not decrease along each chain (None = disabled, skipped)
+_ORDER: tuple[tuple[str, ...], ...] = (
+    ("oom_risk_info", "oom_risk_warning", "oom_risk_critical"),
+    ("cpu_throttled_info", "cpu_throttled_warning", "cpu_throttled_critical"),
+    ("under_request_warning", "under_request_critical"),
+    ("over_request_warning_cpu", "over_request_critical_cpu"),
+    ("over_request_warning_memory", "over_request_critical_memory"),
+)
+
+
+def _check_order(t: Thresholds, given: Mapping[str, Any], path: str) -> None:
+    """A lower severity's cut-off above a higher one's is an error naming both keys."""
+    for chain in _ORDER:
+        set_ = [(k, getattr(t, k)) for k in chain if getattr(t, k) is not None]
+        for (low, a), (high, b) in itertools.pairwise(set_):
+            if a > b:
+                raise UsageError(
+                    f"{_shown(path, low, a, given)} is above {_shown(path, high, b, given)}: "
+                    "a lower severity's threshold must not exceed a higher one's"
+                )
+
+
+def _shown(path: str, key: str, value: float, given: Mapping[str, Any]) -> str:
+    return f"{path}.{key} = {value:.12g}" + ("" if key in given else " (the default)")
 
 
 def _prices(table: Any, path: str) -> Prices:
