@@ -466,15 +466,17 @@ def import_(ctx: click.Context, source: Path, host: str | None) -> None:
         if source.is_dir():
             from rightsize.sources.recording import import_recordings
 
-            added, nhosts = import_recordings(source, store)
+            with store.transaction("import"):  # all or nothing
+                added, nhosts = import_recordings(source, store)
             click.echo(f"imported {added} samples from {nhosts} recorded host(s) "
                        f"into {_settings(ctx).db}")
         else:
             from rightsize.interchange import import_file
 
             summary = import_file(source, store, host=host or "import")
+            notes = summary.notes()
             click.echo(f"imported {summary.samples_added} samples of {summary.containers} "
-                       f"containers into {_settings(ctx).db}")
+                       f"containers into {_settings(ctx).db}" + (f"; {notes}" if notes else ""))
 
 
 @cli.command()
@@ -573,23 +575,13 @@ def _analysis(ctx: click.Context, strategy: str | None, since: float | None,
 
 
 def _emit(text: str, output: Path | None) -> None:
-    """Write a result to stdout (``-`` or nothing) or atomically to a file."""
+    """Write a result to stdout (``-`` or nothing) or to a file (:mod:`rightsize.outputs`)."""
     if output is None or str(output) == "-":
         click.echo(text, nl=not text.endswith("\n"))
         return
-    import os
-    import tempfile
+    from rightsize.outputs import write_text
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(output, text, what="the output")
 
 
 @cli.command()

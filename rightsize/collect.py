@@ -565,7 +565,7 @@ async def collect(
                 merged.events += r.events
                 merged.hosts += r.hosts
                 merged.errors += r.errors
-            store.write(
+            store.write_round(  # a locked store keeps the round for the next one
                 samples=merged.samples,
                 containers=merged.containers,
                 events=merged.events,

@@ -27,7 +27,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -315,23 +314,17 @@ def write_baseline(result: Iterable[WorkloadResult], path: Path) -> Baseline:
 
 
 def _write_atomic(path: Path, text: str, *, what: str = "the file") -> None:
-    """Write ``text`` to ``path`` via a temp file + rename; OSError → UsageError."""
+    """Write ``text`` to ``path`` through :func:`rightsize.outputs.write_text`.
+
+    CI files (``--junit``, ``--write-baseline``) get their folder created first.
+    """
+    from rightsize.outputs import make_folder, write_text
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    except OSError as exc:
-        raise UsageError(f"cannot write {what} {path}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise UsageError(f"cannot write {what} {path}: {exc.strerror or exc}") from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        make_folder(path.parent)
+    except UsageError:
+        pass  # write_text names the path and the reason
+    write_text(path, text, what=what)
 
 
 # --------------------------------------------------------------------- evaluate

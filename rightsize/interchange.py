@@ -32,8 +32,13 @@ Decisions (the doc leaves them open):
   the sample.
 - No host row is written: an import knows nothing about the machine (the analysis
   must treat the hosts table as optional).
-- The whole file is validated before anything is written; samples are then written
-  in transactions of :data:`CHUNK_ROWS` rows. Re-importing adds nothing.
+- All or nothing: the file is read, validated and written in chunks of
+  :data:`CHUNK_ROWS` rows inside one store transaction, so memory stays bounded
+  and an invalid row, a signal, SIGKILL or a full disk leaves the store as it
+  was. Per-container state (declared values, names, counters) is carried from
+  chunk to chunk; a file whose rows for a container go back in time across
+  chunks while it has counter columns is read whole instead (exact, not bounded).
+  Re-importing adds nothing.
 - Export: ``oom_kills_total`` counts the OOM kills the analysis attributes to the
   exported window up to each sample (the same evidence rules: the kernel's counter,
   one kill per burst of engine events, …), so a kill after a container's last
@@ -48,11 +53,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import secrets
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +64,8 @@ import numpy as np
 import pandas as pd
 
 from rightsize.errors import InputError, UsageError
+from rightsize.outputs import disk_full as _disk_full
+from rightsize.outputs import write_stream
 from rightsize.rows import ContainerRow, EventRow, SampleRow, container_row
 from rightsize.store import Store, load
 from rightsize.units import parse_cpu, parse_memory
@@ -107,13 +112,46 @@ WorkloadOf = Callable[[pd.DataFrame], "pd.Series[str]"]
 
 @dataclass(frozen=True)
 class ImportSummary:
-    """What an import did: data rows read, distinct containers, new samples/events."""
+    """What an import did: data rows read, distinct containers, new samples/events.
+
+    ``skipped_duplicates``: rows whose container and timestamp were already in
+    the store or earlier in the file (the first one is kept);
+    ``blank_memory``/``blank_cpu``: rows stored without that value;
+    ``declared_changed``: containers whose declared values changed within the
+    file (the last is kept).
+    """
 
     rows: int
     containers: int
     samples_added: int
     events_added: int
     skipped_duplicates: int
+    blank_memory: int = 0
+    blank_cpu: int = 0
+    declared_changed: int = 0
+
+    def notes(self) -> str:
+        """What was dropped or changed, for the summary line ("" when nothing was)."""
+
+        def n(count: int, one: str, many: str) -> str:
+            return f"{count:,} {one if count == 1 else many}"
+
+        parts = []
+        if self.skipped_duplicates:
+            parts.append("skipped " + n(self.skipped_duplicates, "duplicate timestamp",
+                                        "duplicate timestamps") + " (already stored or repeated)")
+        blanks = []
+        if self.blank_memory:
+            blanks.append(n(self.blank_memory, "blank memory value", "blank memory values"))
+        if self.blank_cpu:
+            blanks.append(n(self.blank_cpu, "blank CPU value", "blank CPU values"))
+        if blanks:
+            parts.append(", ".join(blanks) + " (stored as not reported)")
+        if self.declared_changed:
+            parts.append("declared values changed within the file for "
+                         + n(self.declared_changed, "container", "containers")
+                         + " (kept the last)")
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -162,26 +200,51 @@ def _head(path: Path) -> bytes:
         raise InputError(f"{path}: cannot read the file: {exc.strerror or exc}") from exc
 
 
-def _read(path: Path) -> tuple[_Source, pd.DataFrame]:
+def _chunks(path: Path, rows: int | None) -> tuple[_Source, Iterator[pd.DataFrame]]:
+    """The file's kind and its data in frames of ``rows`` rows (None: one frame).
+
+    Frame indexes continue across chunks (row position in the file), so error
+    messages name the same line or row as a whole-file read would.
+    """
     head = _head(path)
     name = path.name.lower()
     if head.startswith(b"PAR1") or name.endswith((".parquet", ".pq")):
-        return _Source(path, "parquet"), _read_parquet(path)
-    return _Source(path, "csv"), _read_csv(path, head)
+        return _Source(path, "parquet"), _parquet_chunks(path, rows)
+    return _Source(path, "csv"), _csv_chunks(path, head, rows)
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _parquet_chunks(path: Path, rows: int | None) -> Iterator[pd.DataFrame]:
     pq = _pyarrow_parquet()
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+
+    def unreadable(exc: Exception) -> InputError:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: not a readable Parquet file ({first})") from exc
-    frame: pd.DataFrame = table.to_pandas()
-    return frame.reset_index(drop=True)
+        return InputError(f"{path}: not a readable Parquet file ({first})")
+
+    try:
+        if rows is None:
+            frame: pd.DataFrame = pq.read_table(path).to_pandas()
+            yield frame.reset_index(drop=True)
+            return
+        pf = pq.ParquetFile(path)
+        columns = [c for c in pf.schema_arrow.names if not c.startswith("__index_level_")]
+        batches = pf.iter_batches(batch_size=rows, columns=columns)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+        raise unreadable(exc) from exc
+    offset = 0
+    while True:
+        try:
+            batch = next(batches, None)
+            if batch is None:
+                return
+            frame = batch.to_pandas()
+        except Exception as exc:
+            raise unreadable(exc) from exc
+        frame.index = pd.RangeIndex(offset, offset + len(frame))
+        offset += len(frame)
+        yield frame
 
 
-def _read_csv(path: Path, head: bytes) -> pd.DataFrame:
+def _csv_chunks(path: Path, head: bytes, rows: int | None) -> Iterator[pd.DataFrame]:
     gz = head.startswith(b"\x1f\x8b")
     if gz:
         import gzip
@@ -201,38 +264,78 @@ def _read_csv(path: Path, head: bytes) -> pd.DataFrame:
             f"{path}: empty file; expected a CSV header row ({_REQUIRED_TEXT}) "
             "and one row per sample"
         )
-    try:
+    options: dict[str, Any] = {
+        "dtype": str,
+        "keep_default_na": False,
+        "skip_blank_lines": False,
+        "index_col": False,
+        "encoding": "utf-8-sig",
+        "compression": "gzip" if gz else None,
+    }
+
+    def read(**extra: Any) -> Any:
         with warnings.catch_warnings():
             # more fields than the header: pandas would silently drop data
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(
-                path,
-                dtype=str,
-                keep_default_na=False,
-                skip_blank_lines=False,
-                index_col=False,
-                encoding="utf-8-sig",
-                compression="gzip" if gz else None,
-            )
-    except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+            try:
+                return pd.read_csv(path, **options, **extra)
+            except Exception as exc:
+                mapped = _csv_error(path, gz, exc)
+                if mapped is exc:
+                    raise
+                raise mapped from exc
+
+    if rows is None:
+        yield read()
+        return
+    reader = read(chunksize=rows)
+    yielded = False
+    with reader:
+        while True:
+            chunk = _read_next(reader, path, gz)
+            if chunk is None:
+                break
+            yielded = True
+            yield chunk
+    if not yielded:  # a header and no rows: yield the empty frame (its columns are checked)
+        yield read(nrows=0)
+
+
+def _read_next(reader: Any, path: Path, gz: bool) -> pd.DataFrame | None:
+    """The next chunk of a ``read_csv`` reader (None at the end); errors as one line."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            chunk: pd.DataFrame | None = next(reader, None)
+            return chunk
+        except Exception as exc:
+            mapped = _csv_error(path, gz, exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+
+
+def _csv_error(path: Path, gz: bool, exc: Exception) -> Exception:
+    """The one-line :class:`InputError` for a pandas CSV failure (others unchanged)."""
+    if isinstance(exc, pd.errors.ParserError | pd.errors.ParserWarning):
         ragged = _ragged_line(path, gz)
         if ragged is None:
-            raise InputError(f"{path}: not a valid CSV file ({_one_line(exc)})") from exc
+            return InputError(f"{path}: not a valid CSV file ({_one_line(exc)})")
         line, fields, expected = ragged
-        raise InputError(
+        return InputError(
             f"{path}: line {line}: {fields} fields; expected {expected} as in the header"
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(
+        )
+    if isinstance(exc, UnicodeDecodeError):
+        return InputError(
             f"{path}: not UTF-8 text (byte {exc.start}); expected a CSV file or a Parquet file"
-        ) from exc
-    except pd.errors.EmptyDataError as exc:
-        raise InputError(
-            f"{path}: empty file; expected a CSV header row ({_REQUIRED_TEXT})"
-        ) from exc
-    except (OSError, EOFError, ValueError) as exc:
-        raise InputError(f"{path}: not a valid CSV file ({_one_line(exc)})") from exc
-    return frame
+        )
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return InputError(f"{path}: empty file; expected a CSV header row ({_REQUIRED_TEXT})")
+    if isinstance(exc, OSError | EOFError | ValueError):
+        if isinstance(exc, OSError) and _disk_full(exc):
+            return exc
+        return InputError(f"{path}: not a valid CSV file ({_one_line(exc)})")
+    return exc
 
 
 def _one_line(exc: BaseException) -> str:
@@ -255,7 +358,7 @@ def _ragged_line(path: Path, gz: bool) -> tuple[int, int, int] | None:
     return None
 
 
-def _normalise_columns(src: _Source, frame: pd.DataFrame) -> pd.DataFrame:
+def _normalise_columns(src: _Source, frame: pd.DataFrame, *, warn: bool = True) -> pd.DataFrame:
     names = [str(c).strip().lower() for c in frame.columns]
     seen: set[str] = set()
     for n in names:
@@ -277,7 +380,8 @@ def _normalise_columns(src: _Source, frame: pd.DataFrame) -> pd.DataFrame:
         )
     unknown = [n for n in names if n not in KNOWN_COLUMNS]
     if unknown:
-        log.warning("%s: ignoring unknown columns: %s", src.path, ", ".join(unknown))
+        if warn:
+            log.warning("%s: ignoring unknown columns: %s", src.path, ", ".join(unknown))
         frame = frame.drop(columns=unknown)
     return frame
 
@@ -456,30 +560,33 @@ _COUNTED_EVENTS: dict[str, tuple[str, int | None, str]] = {
 }
 
 
-def _counted_events(src: _Source, frame: pd.DataFrame, names: dict[tuple[str, str], str]
-                    ) -> list[EventRow]:
-    """The events the cumulative columns count (see the module doc)."""
-    out: list[EventRow] = []
-    for column, (action, exit_code, what) in _COUNTED_EVENTS.items():
-        out += _events_of_counter(src, frame, names, column, action, exit_code, what)
-    return out
-
-
 def _events_of_counter(
     src: _Source,
     frame: pd.DataFrame,
-    names: dict[tuple[str, str], str],
     column: str,
     action: str,
     exit_code: int | None,
     what: str,
+    carry: dict[tuple[str, str], float],
 ) -> list[EventRow]:
-    """One ``action`` event per unit a cumulative ``column`` grows (see the module doc)."""
+    """One ``action`` event per unit a cumulative ``column`` grows (see the module doc).
+
+    ``frame`` is one chunk sorted by container and time; ``carry`` holds each
+    container's last value from earlier chunks (updated here), so chunk by
+    chunk gives the events of the whole file. Event names are filled in later.
+    """
     oom = frame[column]
     if oom.isna().all():
         return []
     keys = [frame["host"], frame["container_id"]]
     prev = oom.groupby(keys, sort=False).ffill().groupby(keys, sort=False).shift()
+    if carry:
+        index = pd.MultiIndex.from_arrays(keys)
+        before = pd.Series(carry, dtype="float64").reindex(index).to_numpy()
+        prev = prev.fillna(pd.Series(before, index=frame.index))
+    last = oom.groupby(keys, sort=False).last().dropna()
+    for (h, c), value in zip(last.index.tolist(), last.tolist(), strict=True):
+        carry[(str(h), str(c))] = float(value)
     reset = prev.isna() | (oom < prev)
     increase = oom.where(reset, oom - prev).where(oom.notna(), 0.0).fillna(0.0)
     hit = increase > 0
@@ -509,10 +616,116 @@ def _events_of_counter(
             ts=float(t),
             action=action,
             exit_code=exit_code,
-            name=names.get((str(h), str(c)), str(c)),
+            name=str(c),
         )
         for h, c, t in zip(hosts, ids, stamps, strict=True)
     ]
+
+
+class _Unordered(Exception):
+    """A container's rows go back in time across chunks: its counters need the whole file."""
+
+
+_STATE_COLUMNS = ("name", "workload", "image", "labels", *DECLARED_COLUMNS)
+
+
+class _ImportState:
+    """What an import carries from chunk to chunk (per container), and its counts.
+
+    Declared values, names, images, labels and workloads: the last non-blank
+    value in time order (a later row wins a tie, as a stable sort of the whole
+    file would). Counters: the last value, for :func:`_events_of_counter`.
+    """
+
+    def __init__(self, src: _Source) -> None:
+        self.src = src
+        self.keys: set[tuple[str, str]] = set()
+        self.last: dict[str, dict[tuple[str, str], tuple[float, Any]]] = {
+            c: {} for c in _STATE_COLUMNS
+        }
+        self.carry: dict[str, dict[tuple[str, str], float]] = {c: {} for c in _COUNTED_EVENTS}
+        self.newest: dict[tuple[str, str], float] = {}
+        self.changed: set[tuple[str, str]] = set()
+        self.events: list[EventRow] = []
+        self.rows = self.blank_memory = self.blank_cpu = 0
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """Take one parsed chunk (sorted by container and time)."""
+        self.rows += len(frame)
+        self.blank_memory += int(frame["mem"].isna().sum())
+        self.blank_cpu += int((frame["cpu_total_ns"].isna() & frame["cpu_cores"].isna()).sum())
+        keys = ["host", "container_id"]
+        span = frame.groupby(keys, sort=False)["ts"].agg(["min", "max"])
+        counted = any(frame[c].notna().any() for c in _COUNTED_EVENTS)
+        for (h, c), lo, hi in zip(span.index, span["min"], span["max"], strict=True):
+            key = (str(h), str(c))
+            seen = self.newest.get(key)
+            if seen is not None and lo < seen and counted:
+                raise _Unordered
+            self.newest[key] = hi if seen is None else max(seen, hi)
+            self.keys.add(key)
+        for column in _STATE_COLUMNS:
+            self._take_last(frame, column, declared=column in DECLARED_COLUMNS)
+        for column, (action, exit_code, what) in _COUNTED_EVENTS.items():
+            self.events += _events_of_counter(
+                self.src, frame, column, action, exit_code, what, self.carry[column]
+            )
+
+    def _take_last(self, frame: pd.DataFrame, column: str, *, declared: bool) -> None:
+        values = frame[column]
+        present = values.notna()
+        if not present.any():
+            return
+        sub = frame.loc[present, ["host", "container_id", "ts"]].assign(v=values[present])
+        groups = sub.groupby(["host", "container_id"], sort=False)
+        last = groups.last()
+        varied = set(groups["v"].nunique().loc[lambda n: n > 1].index) if declared else set()
+        state = self.last[column]
+        for (h, c), ts, value in zip(last.index, last["ts"].tolist(), _objects(last["v"]),
+                                     strict=True):
+            key = (str(h), str(c))
+            old = state.get(key)
+            if old is None or ts >= old[0]:
+                if declared and old is not None and old[1] != value:
+                    self.changed.add(key)
+                state[key] = (ts, value)
+            elif declared and old[1] != value:
+                self.changed.add(key)
+        self.changed.update((str(h), str(c)) for h, c in varied)
+
+    def _value(self, column: str, key: tuple[str, str]) -> Any:
+        got = self.last[column].get(key)
+        return None if got is None else got[1]
+
+    def containers(self) -> list[ContainerRow]:
+        rows: list[ContainerRow] = []
+        for key in sorted(self.keys):
+            name, workload, image, labels = (
+                self._value(c, key) for c in ("name", "workload", "image", "labels")
+            )
+            cpu_req, cpu_lim, mem_req, mem_lim = (self._value(c, key) for c in DECLARED_COLUMNS)
+            rows.append(
+                container_row(
+                    key[0],
+                    key[1],
+                    str(name) if name is not None else key[1],
+                    image=str(image) if image is not None else "",
+                    labels=labels if isinstance(labels, dict) else None,
+                    workload=workload,
+                    cpu_request=None if cpu_req is None else float(cpu_req),
+                    cpu_limit=None if cpu_lim is None else float(cpu_lim),
+                    memory_request=None if mem_req is None else int(mem_req),
+                    memory_limit=None if mem_lim is None else int(mem_lim),
+                )
+            )
+        return rows
+
+    def named_events(self) -> list[EventRow]:
+        """The counted events, named after their container's last name."""
+        for ev in self.events:
+            name = self._value("name", (ev["host"], ev["container_id"]))
+            ev["name"] = str(name) if name is not None else ev["container_id"]
+        return self.events
 
 
 def _objects(s: pd.Series[Any]) -> list[Any]:
@@ -539,32 +752,6 @@ def _labels(src: _Source, frame: pd.DataFrame) -> pd.Series[Any]:
             )
         out.append(value)
     return pd.Series(out, index=frame.index, dtype="object")
-
-
-def _containers(frame: pd.DataFrame) -> list[ContainerRow]:
-    cols = ["name", "workload", "image", "labels", *DECLARED_COLUMNS]
-    last = frame.groupby(["host", "container_id"], sort=True)[cols].last()
-    rows: list[ContainerRow] = []
-    for (host, cid), name, workload, image, labels, cpu_req, cpu_lim, mem_req, mem_lim in zip(
-        last.index,
-        *(_objects(last[c]) for c in cols),
-        strict=True,
-    ):
-        rows.append(
-            container_row(
-                str(host),
-                str(cid),
-                str(name) if name is not None else str(cid),
-                image=str(image) if image is not None else "",
-                labels=labels if isinstance(labels, dict) else None,
-                workload=workload,
-                cpu_request=cpu_req,
-                cpu_limit=cpu_lim,
-                memory_request=mem_req,
-                memory_limit=mem_lim,
-            )
-        )
-    return rows
 
 
 def _samples(chunk: pd.DataFrame) -> list[SampleRow]:
@@ -605,45 +792,59 @@ def _samples(chunk: pd.DataFrame) -> list[SampleRow]:
 
 
 def import_file(path: Path, store: Store, *, host: str = "import") -> ImportSummary:
-    """Load a CSV / gzip CSV / Parquet file of samples into ``store``.
+    """Load a CSV / gzip CSV / Parquet file of samples into ``store``, all or nothing.
 
     ``host`` is the store host key for rows without a ``host`` column value.
     Raises :class:`InputError` (one line: file, line/row, column, value) for a
     malformed file, :class:`UsageError` when Parquet is given without pyarrow.
-    Nothing is written unless the whole file is valid.
+    The file is read, checked and written in chunks of :data:`CHUNK_ROWS` rows
+    inside one transaction: an error, a signal or a full disk leaves the store
+    as it was.
     """
     path = Path(path)
-    src, raw = _read(path)
-    raw = _normalise_columns(src, raw)
-    if src.kind == "csv":
-        # Blank lines were kept so labels match line numbers; drop them now.
-        blank = raw.apply(lambda c: c.isna() | c.astype("str").str.strip().eq(""))
-        raw = raw.loc[~blank.all(axis=1)]
-    if raw.empty:
-        raise InputError(f"{path}: no data rows; expected one row per sample after the header")
-    frame = _parse(src, raw, host)
-    last_names = frame.groupby(["host", "container_id"], sort=False)["name"].last()
-    names: dict[tuple[str, str], str] = {}
-    for (h, c), n in zip(list(last_names.index), last_names.tolist(), strict=True):
-        names[(str(h), str(c))] = n if isinstance(n, str) else str(c)
-    events = _counted_events(src, frame, names)
-    containers = _containers(frame)
-    events_before = store.counts()["events"]
+    try:
+        return _import(path, store, host, CHUNK_ROWS)
+    except _Unordered:
+        log.info("%s: a container's rows go back in time across chunks; reading the "
+                 "whole file at once", path)
+        return _import(path, store, host, None)
+
+
+def _import(path: Path, store: Store, host: str, rows: int | None) -> ImportSummary:
+    src, chunks = _chunks(path, rows)
+    state = _ImportState(src)
     added = 0
-    for start in range(0, len(frame), CHUNK_ROWS):
-        first = start == 0
-        added += store.write(
-            samples=_samples(frame.iloc[start : start + CHUNK_ROWS]),
-            containers=containers if first else (),
-            events=events if first else (),
-        )
-    events_added = store.counts()["events"] - events_before
+    first = True
+    with store.transaction("import"):
+        events_before = store.counts()["events"]
+        for raw in chunks:
+            raw = _normalise_columns(src, raw, warn=first)
+            first = False
+            if src.kind == "csv":
+                # Blank lines were kept so labels match line numbers; drop them now.
+                blank = raw.apply(lambda c: c.isna() | c.astype("str").str.strip().eq(""))
+                raw = raw.loc[~blank.all(axis=1)]
+            if raw.empty:
+                continue
+            frame = _parse(src, raw, host)
+            state.add(frame)
+            added += store.write(samples=_samples(frame))
+        if not state.rows:
+            raise InputError(
+                f"{path}: no data rows; expected one row per sample after the header"
+            )
+        containers = state.containers()
+        store.write(containers=containers, events=state.named_events())
+        events_added = store.counts()["events"] - events_before
     return ImportSummary(
-        rows=len(frame),
+        rows=state.rows,
         containers=len(containers),
         samples_added=added,
         events_added=events_added,
-        skipped_duplicates=len(frame) - added,
+        skipped_duplicates=state.rows - added,
+        blank_memory=state.blank_memory,
+        blank_cpu=state.blank_cpu,
+        declared_changed=len(state.changed),
     )
 
 
@@ -774,24 +975,6 @@ def _lifecycle_counts(s: pd.DataFrame, events: pd.DataFrame) -> tuple[Any, Any]:
     )
 
 
-def _write_atomic(out: Path, write: Callable[[str], None]) -> None:
-    """Write to a temp file beside ``out``, then rename over it (mode per umask)."""
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    except OSError as exc:
-        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from exc
-    try:
-        write(str(tmp))
-        os.replace(tmp, out)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _terminal_safe_text(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with control/bidi characters of its text columns made visible (for stdout)."""
     from rightsize.render.terminal import UNSAFE, term_safe
@@ -853,11 +1036,12 @@ def export_samples(
             )
         )
         table = pa.Table.from_pandas(table_frame, preserve_index=False)
-        _write_atomic(out, lambda tmp: pq.write_table(table, tmp))
+        write_stream(out, lambda fh: pq.write_table(table, fh), what="the export")
     else:
         gz = out.name.lower().endswith(".gz")
-        _write_atomic(
+        write_stream(
             out,
-            lambda tmp: frame.to_csv(tmp, index=False, compression="gzip" if gz else None),
+            lambda fh: frame.to_csv(fh, index=False, compression="gzip" if gz else None),
+            what="the export",
         )
     return len(frame)

@@ -11,7 +11,8 @@
   findings by severity and potential savings, and a trend chart.
 
 Every file is written atomically (a temp file in the same folder, fsync,
-``os.replace``): a reader never sees half a report. Templates are Jinja2
+``os.replace``; :mod:`rightsize.outputs`): a reader never sees half a report,
+and a failure part-way (a full disk) leaves the folder as it was. Templates are Jinja2
 package data with autoescape on; untrusted strings (names, labels, images)
 only ever reach the page through it (or ``|tojson`` inside the JSON block).
 """
@@ -20,9 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from rightsize import outputs
 from rightsize.model import SEVERITIES
 from rightsize.render import charts
 from rightsize.render.model import SEVERITY_ICON, ChartMode, ReportModel, build_model
@@ -126,26 +126,9 @@ def render_report(model: ReportModel) -> str:
 # ---------------------------------------------------------------- files
 
 
-@cache
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder and ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` through :func:`rightsize.outputs.write_text`."""
+    outputs.write_text(path, text, what="the report file")
 
 
 def _report_name(out_dir: Path, when: datetime) -> str:
@@ -250,7 +233,7 @@ def write_report(
     """
     when = (now or datetime.now(UTC)).astimezone(UTC)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    outputs.make_folder(out_dir, what="the report folder")
     kwargs: dict[str, Any] = {"now": when, "charts_mode": charts_mode,
                               "chart_histories": chart_histories}
     if max_charts is not None:
@@ -265,18 +248,25 @@ def write_report(
         latest=out_dir / "latest.html",
         index=out_dir / "index.html",
     )
+    # The new page first (a new name), then the shared files all together: a
+    # failure (a full disk) removes the new page and leaves the others as they were.
     atomic_write(paths.html, page)
-    atomic_write(paths.json, to_json(result))
-    atomic_write(paths.latest, page)
-
-    entries = _read_index(out_dir)
-    entries.append({"file": name, **model.index_entry()})
-    atomic_write(
-        out_dir / INDEX_FILE,
-        json.dumps({"schema": INDEX_SCHEMA, "reports": entries}, indent=1, ensure_ascii=False)
-        + "\n",
-    )
-    atomic_write(paths.index, render_index(entries, out_dir))
+    try:
+        with outputs.Staged() as files:
+            files.add_text(paths.json, to_json(result), what="the report file")
+            files.add_text(paths.latest, page, what="the report file")
+            entries = _read_index(out_dir)
+            entries.append({"file": name, **model.index_entry()})
+            files.add_text(
+                out_dir / INDEX_FILE,
+                json.dumps({"schema": INDEX_SCHEMA, "reports": entries}, indent=1,
+                           ensure_ascii=False) + "\n",
+                what="the report file",
+            )
+            files.add_text(paths.index, render_index(entries, out_dir), what="the report file")
+    except BaseException:
+        paths.html.unlink(missing_ok=True)
+        raise
     return paths
 
 

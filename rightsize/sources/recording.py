@@ -300,13 +300,9 @@ def import_recordings(path: Path, store: Store) -> tuple[int, int]:
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1, sort_keys=True)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    from rightsize.outputs import write_text
+
+    write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n", what="the recording")
 
 
 class RecordingWriter:

@@ -231,7 +231,8 @@ def test_export_replaces_existing_file_atomically(tmp_path: Path) -> None:
 def test_fixture_timestamps_quantities_and_last_declared(store: Store) -> None:
     summary = import_file(FIXTURES / "mixed.csv", store, host="prom")
     assert summary == ImportSummary(
-        rows=6, containers=2, samples_added=6, events_added=1, skipped_duplicates=0
+        rows=6, containers=2, samples_added=6, events_added=1, skipped_duplicates=0,
+        declared_changed=1,
     )
     ds = load(store.path)
     web = ds.samples[ds.samples["container_id"] == "web-1"]
@@ -369,7 +370,8 @@ def test_reimport_adds_nothing(tmp_path: Path, store: Store) -> None:
     assert store.counts() == counts
     assert first.samples_added == 6
     assert again == ImportSummary(
-        rows=6, containers=2, samples_added=0, events_added=0, skipped_duplicates=6
+        rows=6, containers=2, samples_added=0, events_added=0, skipped_duplicates=6,
+        declared_changed=1,
     )
 
 
@@ -392,22 +394,23 @@ def test_gzip_csv_header_case_and_unknown_columns_warn(
     assert load(store.path).samples["mem_working_set"].tolist() == [7]
 
 
-def test_chunks_are_separate_transactions(
+def test_chunks_share_one_transaction(
     tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(interchange, "CHUNK_ROWS", 2)
-    calls: list[int] = []
+    calls: list[tuple[int, bool]] = []
     real_write = store.write
 
     def counting_write(**kwargs: Any) -> int:
-        samples = list(kwargs.pop("samples"))
-        calls.append(len(samples))
+        samples = list(kwargs.pop("samples", ()))
+        calls.append((len(samples), store.connection.in_transaction))
         return real_write(samples=samples, **kwargs)
 
     monkeypatch.setattr(store, "write", counting_write)
     text = HEADER + "\n" + "".join(f"{T0 + i},c,{i},1\n" for i in range(5))
     assert import_file(_csv(tmp_path, text), store).samples_added == 5
-    assert calls == [2, 2, 1]
+    # chunks of 2, 2 and 1 rows, then containers and events, all in one transaction
+    assert calls == [(2, True), (2, True), (1, True), (0, True)]
 
 
 def test_parquet_import_with_native_types(tmp_path: Path, store: Store) -> None:

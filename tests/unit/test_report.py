@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from rightsize.analysis.result import AnalysisResult, analyze
 from rightsize.analysis.strategies.base import History
-from rightsize.errors import UnknownWorkload, UsageError
+from rightsize.errors import RuntimeFailure, UnknownWorkload, UsageError
 from rightsize.model import Declared, Recommendation
 from rightsize.render import charts
 from rightsize.render.fixes import docker_memory, fixes_for, k8s_memory, yaml_quote
@@ -243,7 +243,7 @@ def test_failed_write_keeps_previous_file(
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(RuntimeFailure, match="disk full"):  # one line, exit 3
         write_report(lab, tmp_path, now=NOW + timedelta(hours=1), charts_mode="none")
     assert (tmp_path / "latest.html").read_text() == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
