@@ -42,7 +42,7 @@ _CPU_SUFFIXES = frozenset({"", "m", "u", "n"})
 _FRACTIONS = {"m": "1e-3", "u": "1e-6", "n": "1e-9"}
 _EXPECTED = {
     "quantity": "a Kubernetes quantity like 250m, 1.5, 128Mi or 1G",
-    "CPU quantity": "cores (0.5, 2) or millicores (500m)",
+    "CPU quantity": "cores (0.5, 2) or millicores (250m)",
     "memory quantity": "bytes (536870912) or a byte quantity like 512Mi or 1G",
 }
 
