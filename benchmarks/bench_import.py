@@ -5,8 +5,8 @@ Run: ``python benchmarks/bench_import.py [--rows 2000000] [--csv /tmp/bench-impo
 Synthetic data (written once, reused when the file exists): ``--containers``
 containers sampled every 10 s, rows interleaved in time order (as a system
 exporting by time writes them), with cumulative CPU, CFS and OOM counters and
-declared values that change once half-way (the import keeps the last). 2.0 M
-rows are about 200 MB. The import runs in a child process
+declared values that change once half-way (the import keeps the last). 2.9 M
+rows are about 204 MB. The import runs in a child process
 (``python -m rightsize --db TMP import CSV``) into a fresh store; peak RSS is
 the child's ``ru_maxrss``. ``--pythonpath DIR`` runs another checkout's package
 (e.g. the previous commit, for a before/after comparison).
