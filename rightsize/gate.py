@@ -318,12 +318,12 @@ def _write_atomic(path: Path, text: str, *, what: str = "the file") -> None:
 
     CI files (``--junit``, ``--write-baseline``) get their folder created first.
     """
+    import contextlib
+
     from rightsize.outputs import make_folder, write_text
 
-    try:
+    with contextlib.suppress(UsageError):  # write_text then names the path and the reason
         make_folder(path.parent)
-    except UsageError:
-        pass  # write_text names the path and the reason
     write_text(path, text, what=what)
 
 
