@@ -735,6 +735,7 @@ def run(ctx: click.Context, docker_hosts: tuple[str, ...], interval: float, dura
     state = run_schedule(_settings(ctx).db, options, analyzer)
     if state.reports:
         click.echo(str(state.reports[-1]))
+    _exit_if_interrupted(ctx, state.signal)
 
 
 @cli.command()
@@ -851,9 +852,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         cmd = exc.ctx.command_path if exc.ctx is not None else "rightsize"
         click.echo(f"{cmd}: error: {redact(_one_line(exc.format_message()))}", err=True)
         sys.exit(EXIT_USAGE)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort:  # click's form of KeyboardInterrupt (Ctrl-C)
         click.echo("rightsize: aborted", err=True)
-        sys.exit(EXIT_RUNTIME)
+        sys.exit(130)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except RightsizeError as exc:

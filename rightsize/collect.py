@@ -330,7 +330,7 @@ class HostSession:
     def _refused(self, exc: EngineError) -> UsageError:
         """The engine refused the container list: a bad filter, not an outage."""
         filters = " ".join(f"--filter {k}={v}" for k, vs in self.filters.items() for v in vs)
-        message = str(exc).rsplit(": ", 1)[-1] if ": " in str(exc) else str(exc)
+        message = str(exc).partition("/containers/json: ")[2] or str(exc)
         return UsageError(
             f"the Docker engine at {self.label} refused to list containers"
             f"{' with ' + filters if filters else ''}: {message} (HTTP {exc.status})"

@@ -4,9 +4,11 @@ One cycle = collect for ``duration`` → analyze the store (the whole history,
 or ``since``) → write the report atomically → apply retention. With
 ``every`` the cycles start on a monotonic clock every ``every`` seconds
 (a cycle that overruns starts the next one at once). SIGINT/SIGTERM stop
-the collection after the round in flight; the cycle then still writes its
-report, so a stop never leaves a half-written report, and the store keeps
-every committed round.
+the collection within about a second (even on a stuck engine: see
+:class:`rightsize.progress.StopSignals`); the cycle then still writes its
+report (unless it collected nothing), so a stop never leaves a half-written
+report, and the store keeps every committed round. ``RunState.signal`` says
+which signal stopped it (SIGINT: exit 130).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ class RunState:
 
     cycles: int = 0
     reports: list[Path] = field(default_factory=list)
+    signal: int | None = None  # the signal that stopped the run, if any
 
 
 Analyzer = Callable[[], "AnalysisResult"]
@@ -94,15 +96,20 @@ async def _run(store: Store, options: RunOptions, analyzer: Analyzer,
     started = time.monotonic()
     on_round = log_progress(options.collect)
     while True:
+        samples: int | None = None  # what the Docker collection of this cycle added
         try:
             if options.collect_step is not None:
                 await options.collect_step(store, stop)
             else:
-                await collect(store, options.collect, stop=stop, on_round=on_round)
+                stats = await collect(store, options.collect, stop=stop, on_round=on_round)
+                samples = stats.samples
         except RuntimeFailure as exc:
             if state.cycles == 0:
                 raise  # unreachable from the outset: a setup problem, exit 3
             log.warning("cycle %d: %s; reporting on what the store holds", state.cycles + 1, exc)
+        if stop.is_set() and samples == 0:  # e.g. a stuck engine: don't hold the stop up
+            log.info("stopped before this cycle collected anything: no report this cycle")
+            break
         paths = await asyncio.to_thread(_report, analyzer, options)
         state.cycles += 1
         if paths is not None:
@@ -127,16 +134,12 @@ async def _run(store: Store, options: RunOptions, analyzer: Analyzer,
 def run(db: Path, options: RunOptions, analyzer: Analyzer) -> RunState:
     """Run the cycles until done or signalled (see the module docstring)."""
 
+    from rightsize.progress import StopSignals
+
     async def main() -> RunState:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            with Store(db) as store:
-                return await _run(store, options, analyzer, stop)
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+        with StopSignals(asyncio.Event()) as signals, Store(db) as store:
+            state = await _run(store, options, analyzer, signals.stop)
+        state.signal = signals.received
+        return state
 
     return asyncio.run(main())

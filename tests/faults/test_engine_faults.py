@@ -140,6 +140,31 @@ def test_signals_stop_collect_within_2s(
     assert "collected 0 samples" in err
 
 
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
+def test_signals_stop_run_within_2s_on_a_stuck_engine(
+    tmp_path: Path, sock: Path, sig: int, code: int
+) -> None:
+    """``run`` stops collecting at once; a cycle that collected nothing writes no report."""
+    server = serve(sock, fakes.engine(fakes.silent))
+    try:
+        proc = subprocess.Popen(
+            cli("--db", str(tmp_path / "s.db"), "run", "--docker-host", f"unix://{sock}",
+                "--duration", "1m", "--interval", "1s", "--out", str(tmp_path / "reports")),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ(),
+        )
+        assert server.connected.wait(20)
+        time.sleep(1.5)
+        t0 = time.monotonic()
+        proc.send_signal(sig)
+        _out, err = proc.communicate(timeout=10)
+        took = time.monotonic() - t0
+    finally:
+        server.close()
+    assert took < 2.0, (took, err)
+    assert proc.returncode == code, err
+    assert "Traceback" not in err and "collected anything: no report this cycle" in err
+
+
 def test_sync_client_and_streams_have_deadlines(tmp_path: Path, sock: Path) -> None:
     server = serve(sock, fakes.trickle)
     try:
@@ -213,6 +238,26 @@ def test_a_slow_prometheus_is_bounded(tmp_path: Path) -> None:
     assert proc.returncode == 3, proc.stderr
     assert "did not answer /api/v1/series within 2s" in one_line(proc.stderr)
     assert took < 12
+
+
+def test_ctrl_c_stops_a_prometheus_read_within_2s(tmp_path: Path) -> None:
+    server, port = fakes.tcp_server(fakes.trickle)
+    try:
+        proc = subprocess.Popen(
+            cli("--db", str(tmp_path / "s.db"), "collect", "--source", "prometheus",
+                "--prometheus-url", f"http://127.0.0.1:{port}"),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ(),
+        )
+        assert server.connected.wait(20)
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=10)
+        took = time.monotonic() - t0
+    finally:
+        server.close()
+    assert took < 2.0 and proc.returncode == 130, (took, proc.returncode, err)
+    assert "Traceback" not in err
 
 
 def test_bad_timeout_setting_is_exit_2(tmp_path: Path, sock: Path) -> None:
