@@ -10,8 +10,9 @@ Rules (``docs/guarantees.md``, "Outputs"):
 - Anything else that exists (a character device such as ``/dev/null``, a FIFO,
   a socket) is opened and written in place, never replaced.
 - Symlinks are followed: the target is written, the link stays a link.
-- Errors are one line naming the path: a missing folder or a permission
-  problem is a :class:`UsageError` (exit 2), a full disk (ENOSPC, EDQUOT) a
+- A new file's missing folders are made. Errors are one line naming the
+  path: a folder that cannot be made or a permission problem is a
+  :class:`UsageError` (exit 2), a full disk (ENOSPC, EDQUOT) a
   :class:`RuntimeFailure` saying "disk full" (exit 3).
 
 :class:`Staged` prepares several files and replaces them together at the end
@@ -90,6 +91,8 @@ def _prepare(path: Path, write: Writer) -> tuple[str, Path] | None:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
         return None
+    if st is None:  # a new file: its folder is made as needed (`--junit out/junit.xml`)
+        target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         if st is not None:

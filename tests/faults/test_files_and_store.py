@@ -155,9 +155,10 @@ def test_devices_and_fifos_are_written_not_replaced(
 
 def test_output_errors_are_one_line(db: Path, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
-    missing = tmp_path / "no" / "such" / "out.json"
-    code, _, err = run(capsys, "--db", str(db), "analyze", "--output", str(missing))
-    assert code == 2 and str(missing) in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "no").write_text("a file where a folder should be")
+    blocked = tmp_path / "no" / "such" / "out.json"
+    code, _, err = run(capsys, "--db", str(db), "analyze", "--output", str(blocked))
+    assert code == 2 and str(tmp_path / "no") in err and len(err.strip().splitlines()) == 1
     if not IS_ROOT:  # root ignores permission bits
         locked = tmp_path / "ro"
         locked.mkdir(mode=0o500)
@@ -471,3 +472,16 @@ def test_store_lock_error_is_a_store_locked(db: Path, holder: subprocess.Popen[s
     with Store(db) as s, pytest.raises(StoreLocked):
         s.connection.execute("PRAGMA busy_timeout = 200")
         s.delete_samples_before(0)
+
+
+def test_a_new_output_file_gets_its_folders_and_a_file_in_the_way_is_one_line(
+    tmp_path: Path,
+) -> None:
+    from rightsize.errors import UsageError
+    from rightsize.outputs import write_text
+
+    write_text(tmp_path / "a" / "b" / "out.json", "{}")
+    assert (tmp_path / "a" / "b" / "out.json").read_text() == "{}"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match=r"file/out\.json"):
+        write_text(tmp_path / "file" / "out.json", "{}")
