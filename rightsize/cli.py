@@ -746,22 +746,28 @@ def run(ctx: click.Context, docker_hosts: tuple[str, ...], interval: float, dura
               help="Share of each workload's history to fit on.")
 @click.option("--refit-every", type=DURATION, default="1d", show_default=True,
               help="Refit interval when counting recommendation changes.")
+@click.option("--mode", type=click.Choice(["static", "dynamic"]), default="static",
+              show_default=True,
+              help="static: one fit at the cut; dynamic: refit every --refit-every, apply, "
+                   "replay the next period (OOMs fed back).")
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
               help="Also write the scores as JSON to this file.")
 @click.pass_context
 def backtest(ctx: click.Context, since: float | None, until: float | None,
              workload: str | None, manifests: tuple[Path, ...], strategies: tuple[str, ...],
              train: float,
-             refit_every: float, output: Path | None) -> None:
+             refit_every: float, mode: str, output: Path | None) -> None:
     """Replay strategies on held-out history: slack, would-be OOMs and throttling, changes."""
     import json
 
-    from rightsize.analysis.backtest import backtest as run_backtest
+    from rightsize.analysis.backtest import backtest as run_static
+    from rightsize.analysis.backtest import dynamic_backtest
     from rightsize.analysis.strategies import get_strategy, strategy_names
 
     names = [get_strategy(s).name for s in strategies] or strategy_names()
     result = _analysis(ctx, None, since, until, workload, manifests)
     cfg = _config(ctx)
+    run_backtest = dynamic_backtest if mode == "dynamic" else run_static
     scored = run_backtest(result.histories, names, train=train, refit_every=refit_every,
                           params={n: cfg.params_for(n) for n in names})
     click.echo(scored.format_table())

@@ -19,6 +19,9 @@ the same):
 ``cpu_above_request``
     share of held-out CPU-seconds above the request:
     ``sum(max(0, cpu - req) * dt) / sum(cpu * dt)``.
+``cpu_samples_above_request``
+    share of held-out samples whose CPU is above the request (a count, not
+    load-weighted).
 ``cpu_above_limit``
     the same above the CPU limit (would-be throttling); 0 without a limit.
 ``cpu_slack``
@@ -28,6 +31,21 @@ the same):
     how often the recommendation changes when refitted every ``refit_every``
     seconds through the held-out part on an expanding window (a change = any of
     the four values differs from the previous fit).
+
+``oom_free_days``
+    share of held-out workload-days (``refit_every`` periods after the cut)
+    without a sample above the memory bound, pooled over the workloads
+    (Autopilot's "OOM-free job-days").
+
+Two modes. ``static`` (:func:`backtest`): one fit at the cut, replayed on the
+whole held-out part. ``dynamic`` (:func:`dynamic_backtest`): refit every
+``refit_every`` seconds on all the history observed so far (the strategy sees
+the recommendation in effect as ``History.previous`` and as the declared
+values), apply it, and replay the next period. A replayed sample above the
+applied memory bound is an OOM: the observed memory is capped at the bound and
+each run of such samples becomes an OOM kill the next refit sees; CPU above an
+applied CPU limit is observed capped at the limit and fully throttled. Scores
+use the true usage.
 
 Workloads a strategy cannot size from its training part (insufficient data)
 are counted in ``insufficient``, not as failures.
@@ -56,10 +74,12 @@ SUMMARY_COLUMNS = [
     "oom_free",
     "memory_slack",
     "cpu_above_request",
+    "cpu_samples_above_request",
     "cpu_above_limit",
     "cpu_slack",
     "changes",
     "changes_per_day",
+    "oom_free_days",
 ]
 DETAIL_COLUMNS = [
     "strategy",
@@ -76,10 +96,13 @@ DETAIL_COLUMNS = [
     "oom_samples",
     "memory_slack",
     "cpu_above_request",
+    "cpu_samples_above_request",
     "cpu_above_limit",
     "cpu_slack",
     "changes",
     "test_days",
+    "days",
+    "oom_days",
 ]
 _DECLARED = ("cpu_request", "cpu_limit", "memory_request", "memory_limit")
 
@@ -93,10 +116,12 @@ class BacktestResult:
     train: float
     refit_every: float
     params: dict[str, dict[str, float]] = field(default_factory=dict)
+    mode: str = "static"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: NaN becomes ``None``."""
         return {
+            "mode": self.mode,
             "train": self.train,
             "refit_every": self.refit_every,
             "params": self.params,
@@ -112,7 +137,9 @@ class BacktestResult:
             "insuff.",
             "OOM-free",
             "mem slack",
+            "OOM-free days",
             "CPU>req",
+            "samples>req",
             "CPU>limit",
             "CPU slack",
             "changes/day",
@@ -126,7 +153,9 @@ class BacktestResult:
                     str(int(rec["insufficient"])),
                     _pct(rec["oom_free"]),
                     _pct(rec["memory_slack"]),
+                    _pct(rec["oom_free_days"], 2),
                     _pct(rec["cpu_above_request"]),
+                    _pct(rec["cpu_samples_above_request"]),
                     _pct(rec["cpu_above_limit"]),
                     _pct(rec["cpu_slack"]),
                     "-" if _isnan(rec["changes_per_day"]) else f"{rec['changes_per_day']:.2f}",
@@ -148,8 +177,8 @@ def _isnan(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _pct(value: Any) -> str:
-    return "-" if _isnan(value) else f"{100 * float(value):.1f}%"
+def _pct(value: Any, digits: int = 1) -> str:
+    return "-" if _isnan(value) else f"{100 * float(value):.{digits}f}%"
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -281,8 +310,10 @@ def score(rec: Recommendation, test: History) -> dict[str, float]:
         above = float(np.sum(np.maximum(cpu - req, 0.0) * cdt))
         out["cpu_above_request"] = above / used if used > 0 else 0.0
         out["cpu_slack"] = float(np.sum(np.maximum(req - cpu, 0.0) * cdt)) / (req * cdt.sum())
+        out["cpu_samples_above_request"] = float(np.count_nonzero(cpu > req)) / cpu.size
     else:
-        out.update(cpu_above_request=math.nan, cpu_slack=math.nan)
+        out.update(cpu_above_request=math.nan, cpu_slack=math.nan,
+                   cpu_samples_above_request=math.nan)
     lim = rec.cpu_limit
     if lim is None:
         out["cpu_above_limit"] = 0.0
@@ -372,6 +403,7 @@ def backtest(
                 test_days=(float(te.ts[-1]) - cut) / 86400.0,
             )
             row.update(score(rec, te))
+            row["days"], row["oom_days"] = _period_ooms(rec, te, cut, refit_every or 86400.0)
             row["changes"] = count_changes(name, histories[workload], cut, rec, refit_every, p)
             rows.append(row)
     details = pd.DataFrame(rows, columns=DETAIL_COLUMNS)
@@ -394,13 +426,187 @@ def _summarise(details: pd.DataFrame, strategies: list[str]) -> pd.DataFrame:
                 "oom_free": _mean(scored["oom_free"]),
                 "memory_slack": _mean(scored["memory_slack"]),
                 "cpu_above_request": _mean(scored["cpu_above_request"]),
+                "cpu_samples_above_request": _mean(scored["cpu_samples_above_request"]),
                 "cpu_above_limit": _mean(scored["cpu_above_limit"]),
                 "cpu_slack": _mean(scored["cpu_slack"]),
                 "changes": int(scored["changes"].sum()) if len(scored) else 0,
                 "changes_per_day": float(scored["changes"].sum()) / days if days > 0 else math.nan,
+                "oom_free_days": _pooled_oom_free(scored),
             }
         )
     return pd.DataFrame(out, columns=SUMMARY_COLUMNS)
+
+
+def _pooled_oom_free(scored: pd.DataFrame) -> float:
+    total = float(pd.to_numeric(scored["days"], errors="coerce").sum())
+    bad = float(pd.to_numeric(scored["oom_days"], errors="coerce").sum())
+    return 1.0 - bad / total if total > 0 else math.nan
+
+
+def _bound(rec: Recommendation) -> float | None:
+    return rec.memory_limit if rec.memory_limit is not None else rec.memory_request
+
+
+def _period_ooms(
+    rec: Recommendation, test: History, cut: float, period: float
+) -> tuple[int, int]:
+    """``(periods with samples, periods with a sample above the memory bound)`` after ``cut``."""
+    if test.ts.size == 0:
+        return 0, 0
+    slot = np.floor((test.ts - cut) / period).astype(np.int64)
+    days = int(np.unique(slot).size)
+    bound = _bound(rec)
+    if bound is None:
+        return days, 0
+    over = np.isfinite(test.memory) & (test.memory > bound)
+    return days, int(np.unique(slot[over]).size)
+
+
+def _applied(rec: Recommendation) -> Declared:
+    """What is declared once ``rec`` is applied (a None limit: none set, as scored)."""
+    return Declared(rec.cpu_request, rec.cpu_limit, rec.memory_request, rec.memory_limit)
+
+
+def _replay_dynamic(
+    name: str, history: History, cut: float, period: float, params: Mapping[str, float]
+) -> dict[str, Any]:
+    """One workload in the dynamic mode: refit, apply, replay a period, repeat."""
+    ts = history.ts
+    cpu_obs = history.cpu.copy()
+    mem_obs = history.memory.copy()
+    thr_obs = history.throttled.copy()
+    ooms: list[float] = [float(x) for x in history.oom_ts if x <= cut]
+    declared = history.declared
+    end = float(ts[-1])
+    current: Recommendation | None = None
+    first: Recommendation | None = None
+    changes = days = oom_days = 0
+    parts: list[tuple[int, int, Recommendation]] = []  # (start, stop) sample slices scored
+    t = cut
+    while t < end:
+        k = int(np.searchsorted(ts, t, side="right"))
+        window = History(
+            ts=ts[:k], cpu=cpu_obs[:k], memory=mem_obs[:k], interval=history.interval[:k],
+            throttled=thr_obs[:k], oom_ts=np.asarray(ooms, dtype=np.float64),
+            declared=declared, containers=history.containers, previous=current,
+        )
+        rec = recommend(name, window, params) if k else None
+        if rec is not None and _sized(rec):
+            if current is not None and _values(rec) != _values(current):
+                changes += 1
+            current = rec
+            first = first or rec
+            declared = _applied(rec)
+        stop = int(np.searchsorted(ts, t + period, side="right"))
+        if current is not None and stop > k:
+            parts.append((k, stop, current))
+            days += 1
+            bound = _bound(current)
+            mem = history.memory[k:stop]
+            if bound is not None:
+                over = np.isfinite(mem) & (mem > bound)
+                if over.any():
+                    oom_days += 1
+                    starts = over & ~np.r_[False, over[:-1]]
+                    ooms.extend(float(x) for x in ts[k:stop][starts])
+                    mem_obs[k:stop] = np.where(over, bound, mem)
+            lim = current.cpu_limit
+            if lim is not None:
+                hot = history.cpu[k:stop] > lim
+                cpu_obs[k:stop] = np.where(hot, lim, history.cpu[k:stop])
+                thr_obs[k:stop] = np.where(hot, 1.0, thr_obs[k:stop])
+        t += period
+    out: dict[str, Any] = {"changes": changes, "days": days, "oom_days": oom_days, "first": first}
+    if not parts:
+        return out
+    out.update(_score_parts(history, parts))
+    out["oom_free"] = float(oom_days == 0)
+    return out
+
+
+def _score_parts(
+    history: History, parts: list[tuple[int, int, Recommendation]]
+) -> dict[str, float]:
+    """The scores of :func:`score` over periods each replayed against its own recommendation."""
+    idx = np.concatenate([np.arange(a, b) for a, b, _ in parts])
+    n = [b - a for a, b, _ in parts]
+
+    def per_sample(values: list[float | None]) -> FloatArray:
+        return np.repeat(np.array([np.nan if v is None else v for v in values], dtype=float), n)
+
+    req = per_sample([r.cpu_request for _, _, r in parts])
+    lim = per_sample([r.cpu_limit for _, _, r in parts])
+    bound = per_sample([_bound(r) for _, _, r in parts])
+    dt = np.nan_to_num(history.interval[idx], nan=0.0)
+    dt = np.where(dt > 0, dt, 0.0)
+    cpu, mem = history.cpu[idx], history.memory[idx]
+    out: dict[str, float] = {}
+    m_ok = np.isfinite(mem) & np.isfinite(bound) & (bound > 0)
+    if m_ok.any():
+        w = dt[m_ok] if dt[m_ok].sum() > 0 else np.ones(int(m_ok.sum()))
+        b, m = bound[m_ok], mem[m_ok]
+        out["oom_samples"] = float(np.count_nonzero(m > b))
+        out["memory_slack"] = float(np.average(np.clip((b - m) / b, 0.0, 1.0), weights=w))
+    c_ok = np.isfinite(cpu) & np.isfinite(req) & (req > 0)
+    c, r, d = cpu[c_ok], req[c_ok], dt[c_ok]
+    used = float(np.sum(c * d))
+    if d.sum() > 0:
+        out["cpu_above_request"] = float(np.sum(np.maximum(c - r, 0.0) * d)) / used if used else 0.0
+        out["cpu_slack"] = float(np.sum(np.maximum(r - c, 0.0) * d) / np.sum(r * d))
+        out["cpu_samples_above_request"] = float(np.count_nonzero(c > r)) / c.size
+        li = np.nan_to_num(lim[c_ok], nan=np.inf)
+        out["cpu_above_limit"] = (
+            float(np.sum(np.maximum(c - li, 0.0) * d)) / used if used else 0.0
+        )
+    return out
+
+
+def dynamic_backtest(
+    histories: Mapping[str, History] | pd.DataFrame,
+    strategies: Sequence[str],
+    train: float = 0.7,
+    refit_every: float = 86400.0,
+    params: Mapping[str, Mapping[str, float]] | None = None,
+) -> BacktestResult:
+    """Replay like production: refit every ``refit_every`` s after the cut, apply, replay.
+
+    See the module docstring; the first fit is at the cut of :func:`split_history`.
+    ``confidence`` and the four values in the details are those of the first fit.
+    """
+    if isinstance(histories, pd.DataFrame):
+        histories = histories_from_frame(histories)
+    if not strategies:
+        raise UsageError("backtest needs at least one strategy")
+    if refit_every <= 0:
+        raise UsageError("the dynamic backtest needs a refit interval above 0")
+    resolved = {s: resolve_params(s, (params or {}).get(s)) for s in strategies}
+    rows: list[dict[str, Any]] = []
+    for name in strategies:
+        for workload, history in histories.items():
+            tr, te, cut = split_history(history, train)
+            row: dict[str, Any] = {c: math.nan for c in DETAIL_COLUMNS}
+            row.update(strategy=name, workload=workload, train_samples=int(tr.ts.size),
+                       test_samples=int(te.ts.size))
+            if te.ts.size == 0 or tr.ts.size == 0:
+                row["status"] = "no held-out data"
+                rows.append(row)
+                continue
+            got = _replay_dynamic(name, history, cut, refit_every, resolved[name])
+            first = got.pop("first")
+            if first is None or not got["days"]:
+                row["status"] = "insufficient"
+                rows.append(row)
+                continue
+            row.update(got)
+            row.update(
+                status="scored", confidence=first.confidence, cpu_request=first.cpu_request,
+                cpu_limit=first.cpu_limit, memory_request=first.memory_request,
+                memory_limit=first.memory_limit, test_days=float(got["days"]),
+            )
+            rows.append(row)
+    details = pd.DataFrame(rows, columns=DETAIL_COLUMNS)
+    summary = _summarise(details, list(strategies))
+    return BacktestResult(summary, details, train, refit_every, resolved, mode="dynamic")
 
 
 def _mean(values: pd.Series) -> float:

@@ -11,6 +11,7 @@ import pytest
 
 from rightsize.analysis.backtest import (
     backtest,
+    dynamic_backtest,
     histories_from_frame,
     score,
     split_history,
@@ -171,3 +172,51 @@ def test_frame_input_and_outputs() -> None:
     payload = json.loads(json.dumps(res.to_dict()))
     assert len(payload["workloads"]) == 3
     assert payload["summary"][0]["scored"] == 1
+
+
+def _max_or_double(history: History, params: Mapping[str, float]) -> Recommendation:
+    """Memory = the largest observed working set, doubled once an OOM was seen."""
+    mem = int(np.nanmax(history.memory)) * (2 if history.oom_ts.size else 1)
+    return Recommendation(1.0, None, mem, mem, 1.0)
+
+
+def test_dynamic_replay_feeds_ooms_back() -> None:
+    """10 days hourly, memory 1000 MiB then 1500 MiB from day 8; train 0.5 (cut at day 5).
+
+    Days 5..9 are replayed. ``test-max`` sizes 1000 MiB; on day 8 usage exceeds it, the
+    observed memory is capped at 1000 MiB, so it never learns: days 8 and 9 OOM
+    (3/5 OOM-free days). ``test-oom`` doubles after the OOM it is told about: only day 8.
+    """
+    h = hourly(10)
+    mem = np.where(h.ts > 8 * DAY, 1500.0 * MIB, 1000.0 * MIB)
+    h = History(h.ts, h.cpu, mem, h.interval, h.throttled, h.oom_ts)
+    register(StrategySpec("test-oom", _max_or_double, {}, "test"))
+    try:
+        res = dynamic_backtest({"w": h}, ["test-max", "test-oom"], train=0.5)
+    finally:
+        unregister("test-oom")
+    d = res.details.set_index("strategy")
+    assert res.mode == "dynamic"
+    assert d.at["test-max", "days"] == 5 and d.at["test-max", "oom_days"] == 2
+    assert d.at["test-max", "changes"] == 0  # the capped observations never exceed 1000 MiB
+    assert d.at["test-oom", "oom_days"] == 1
+    assert d.at["test-oom", "changes"] == 1  # 1000 -> 3000 MiB after day 8
+    s = res.summary.set_index("strategy")
+    assert s.at["test-max", "oom_free_days"] == pytest.approx(3 / 5)
+    assert s.at["test-oom", "oom_free_days"] == pytest.approx(4 / 5)
+    assert s.at["test-oom", "changes_per_day"] == pytest.approx(1 / 5)
+
+
+def test_dynamic_cpu_scores_and_samples_above_request() -> None:
+    """Request 0.5 core on usage alternating 0.25 / 1.0: half the samples above it,
+    CPU time above = 0.5 / 1.25 = 40 %, slack = 0.25 / 2 per pair / 0.5 = 25 %."""
+    h = hourly(10)
+    cpu = np.where(np.arange(h.ts.size) % 2 == 0, 0.25, 1.0)
+    h = History(h.ts, cpu, h.memory, h.interval, h.throttled, h.oom_ts)
+    params = {"test-fixed": {"cpu": 0.5, "memory": 2000.0 * MIB}}
+    for run in (backtest, dynamic_backtest):
+        s = run({"w": h}, ["test-fixed"], train=0.5, params=params).summary.iloc[0]
+        assert s["cpu_samples_above_request"] == pytest.approx(0.5, abs=0.01)
+        assert s["cpu_above_request"] == pytest.approx(0.4, abs=0.01)
+        assert s["cpu_slack"] == pytest.approx(0.25, abs=0.01)
+        assert s["oom_free_days"] == 1.0
