@@ -231,21 +231,24 @@ def test_engine_restart_is_survived(
     assert "lost the engine" in err or "reconnect" in err.lower()
 
 
-def test_several_hosts_into_one_store(tmp_path: Path, containers: Containers) -> None:
-    """Two engine URLs (here: two paths to the same socket) are sampled side by side."""
+def test_the_same_engine_through_two_urls_is_sampled_once(
+    tmp_path: Path, containers: Containers
+) -> None:
+    """Two paths to the same socket are one engine (its /info ID): sampled once, with a warning."""
     urls = [u for u in ("unix:///var/run/docker.sock", "unix:///run/docker.sock")
             if Path(u.removeprefix("unix://")).exists()]
     if len(urls) < 2 or Path(urls[0][7:]).resolve() != Path(urls[1][7:]).resolve():
         pytest.skip("needs the engine socket reachable under two paths")
     cid = containers.start("multi", "sleep 600")
     db = tmp_path / "s.db"
-    run_collect(db, containers.label, "--samples", "2", "--docker-host", urls[0],
-                "--docker-host", urls[1])
+    err = run_collect(db, containers.label, "--samples", "2", "--docker-host", urls[0],
+                      "--docker-host", urls[1])
     ds = load(db)
     mine = ds.samples[ds.samples["container_id"] == cid]
-    assert set(mine["host"]) == set(urls)
-    assert set(ds.hosts["host"]) == set(urls)
-    assert ds.containers[ds.containers["container_id"] == cid].shape[0] == 2
+    assert set(mine["host"]) == {urls[0]} and len(mine) == 2
+    assert set(ds.hosts["host"]) == {urls[0]}
+    assert ds.containers[ds.containers["container_id"] == cid].shape[0] == 1
+    assert "same engine" in err and urls[1] in err
 
 
 def test_permission_denied_on_the_socket_is_one_line_and_exit_3(tmp_path: Path) -> None:

@@ -210,7 +210,8 @@ def test_export_usage_errors(tmp_path: Path) -> None:
         export_samples(src, None, fmt="parquet")
     with pytest.raises(UsageError, match="csv or parquet"):
         export_samples(src, tmp_path / "x.json", fmt="json")
-    with pytest.raises(UsageError, match="cannot write"):
+    (tmp_path / "no").write_text("a file where a folder should be")
+    with pytest.raises(UsageError, match="cannot write the export .*dir.csv: Not a directory"):
         export_samples(src, tmp_path / "no" / "such" / "dir.csv")
 
 
