@@ -57,7 +57,8 @@ def _split(text: object, what: str) -> tuple[re.Match[str], str]:
     expected = _EXPECTED.get(what, _EXPECTED["quantity"])
     if isinstance(text, bool) or not isinstance(text, str | int | float):
         kind = ("a list" if isinstance(text, list | tuple) else "a mapping"
-                if isinstance(text, dict) else f"a {type(text).__name__}")
+                if isinstance(text, dict) else "binary data" if isinstance(text, bytes)
+                else f"a {type(text).__name__}")
         raise UsageError(f"invalid {what} {_shown(text)}: got {kind}; expected {expected}")
     if isinstance(text, float) and not math.isfinite(text):
         raise UsageError(f"invalid {what} {text!r}: expected a finite number")
@@ -106,16 +107,18 @@ def parse_quantity(text: str | int | float, *, what: str = "quantity") -> Decima
     return _value(m, shown, what)
 
 
-def parse_cpu(text: str | int | float) -> float:
+def parse_cpu(text: str | int | float, *, lenient: bool = False) -> float:
     """A CPU quantity in cores: a number (``0.5``, ``2``, ``1e-1``) or an ``m``/``u``/``n`` suffix.
 
     Byte suffixes (``512Mi``) and multipliers (``1k``, ``1G``) are refused:
-    they are memory quantities in a CPU field. At most 2^63-1 millicores.
+    they are memory quantities in a CPU field. ``lenient`` accepts them as
+    the API server does (``512Mi`` = 536870912 cores). At most 2^63-1 millicores.
     """
     what = "CPU quantity"
     m, shown = _split(text, what)
     suffix = m["suffix"] or ""
-    if suffix not in _CPU_SUFFIXES and (suffix == "E" or suffix[:1] not in ("e", "E")):
+    if (not lenient and suffix not in _CPU_SUFFIXES
+            and (suffix == "E" or suffix[:1] not in ("e", "E"))):
         kind = "a byte suffix" if suffix in _BINARY else "a multiplier for bytes"
         raise UsageError(
             f"invalid {what} {_shown(shown)}: {suffix} is {kind}; expected {_EXPECTED[what]}"
@@ -123,16 +126,17 @@ def parse_cpu(text: str | int | float) -> float:
     return float(_value(m, shown, what, _MAX_CORES, "2^63-1 millicores"))
 
 
-def parse_memory(text: str | int | float) -> int:
+def parse_memory(text: str | int | float, *, lenient: bool = False) -> int:
     """A memory quantity in whole bytes (rounded up, as ``Value()`` does), at most 2^63-1.
 
     ``m``/``u``/``n`` are refused: ``500m`` is half a byte, almost always a
-    mistake for ``500Mi`` (the API server only warns about it).
+    mistake for ``500Mi`` (the API server only warns about it). ``lenient``
+    accepts them as the API server does: ``500m`` is 0.5 bytes, rounded up to 1.
     """
     what = "memory quantity"
     m, shown = _split(text, what)
     suffix = m["suffix"] or ""
-    if suffix in _FRACTIONS:
+    if suffix in _FRACTIONS and not lenient:
         raise UsageError(
             f"invalid {what} {_shown(shown)}: {suffix} means {_FRACTIONS[suffix]} "
             f"(a fraction of a byte); expected {_EXPECTED[what]}"

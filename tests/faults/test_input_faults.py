@@ -102,13 +102,13 @@ def test_import_declared_column_with_a_bad_quantity(
 @pytest.mark.parametrize(
     ("cpu", "memory", "needle"),
     [
-        ("1e100", "128Mi", "'1e100'"),
+        ("1e100", "128Mi", "'1e+100'"),  # a YAML float, as go-yaml hands it to the API server
         ("500m", "10Ei", "'10Ei'"),
         ("[1, 2]", "128Mi", "got a list"),
         ("{a: 1}", "128Mi", "got a mapping"),
-        ("2024-01-01", "128Mi", "got a date"),
-        ("512Mi", "128Mi", "'512Mi': Mi is a byte suffix"),
-        ("500m", "500m", "'500m': m means 1e-3 (a fraction of a byte)"),
+        ("2024-01-01", "128Mi", "'2024-01-01'"),  # go-yaml keeps it a string, not a date
+        ("1:30", "128Mi", "'1:30'"),  # not sexagesimal 90 (YAML 1.1); Go reads a string
+        ("!!binary MTI4TWk=", "128Mi", "got binary data"),
     ],
 )
 def test_manifest_with_a_bad_quantity_names_file_line_and_value(
@@ -122,6 +122,31 @@ def test_manifest_with_a_bad_quantity_names_file_line_and_value(
     assert "deploy.yaml:1" in line  # file:line (11 = cpu, 12 = memory)
     assert needle in line
     assert "expected" in line or "larger than" in line
+
+
+def test_manifest_quantities_kubernetes_accepts_but_users_rarely_mean(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, store: Path
+) -> None:
+    """Issue 12: memory 500m (0.5 bytes) and cpu 512Mi are read exactly, warned once per file."""
+    from rightsize.sources.manifests import load_manifests
+
+    path = manifest(tmp_path, "512Mi", "500m")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + "          requests:\n            memory: 100m\n", encoding="utf-8")
+    code, _, err = run(capsys, "--db", str(store), "analyze", "--manifests", str(path))
+    assert code == 0, err
+    assert "Traceback" not in err
+    warned = [ln for ln in err.splitlines() if "did you mean" in ln]
+    assert len(warned) == 2, err  # one per kind of value, not one per value
+    memory = next(ln for ln in warned if "memory" in ln)
+    assert f"{path}:14: " in memory and "100m is 0.1 bytes" in memory  # the first one read
+    assert "read as 1 byte" in memory and "(2 such memory values in this file)" in memory
+    cpu = next(ln for ln in warned if "limits.cpu" in ln)
+    assert f"{path}:11: " in cpu and "512Mi is 536870912 cores" in cpu
+    (mw,) = load_manifests([path])
+    # the API server's Value(): 0.5 and 0.1 bytes round up to 1 byte
+    assert (mw.declared.cpu_limit, mw.declared.memory_limit) == (536870912.0, 1)
+    assert (mw.declared.cpu_request, mw.declared.memory_request) == (536870912.0, 1)
 
 
 def test_compose_sizes_beyond_int64_are_refused(

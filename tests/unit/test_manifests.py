@@ -233,7 +233,7 @@ def test_compose_dotenv_and_required_variables(
         ("services:\n  a:\n    cpus: half\n", 3, "cpus: expected a number"),
         ("services:\n  a:\n    cpu_shares: 1.5\n", 3, "cpu_shares: expected an integer"),
         ("services:\n  a:\n    deploy:\n      resources:\n        limits:\n"
-         "          memory: 1Gi\n", 6, "invalid size '1Gi'"),  # 'Gi' + 'i'… is not go-units
+         "          memory: 1GiBB\n", 6, "invalid size '1GiBB'"),
         ("services:\n  a: [1]\n", 2, "service a is not a mapping"),
         ("name: Bad Name\nservices: {}\n", 1, "invalid project name"),
     ],
@@ -260,13 +260,19 @@ def test_compose_errors_name_the_line(tmp_path: Path, body: str, line: int, matc
         ("0.5k", 512),
         ("1.0001k", 1024),  # fractions of a byte are dropped (Go int64(float))
         ("2t", 2 * 2**40),
+        ("1Gi", Gi),  # go-units: a unit, then i or b
+        ("1.5e3m", 1_572_864_000),  # go-units v0.5 reads the number with ParseFloat
+        ("1e3", 1000),
+        ("+2k", 2048),
+        ("5.m", 5 * Mi),
     ],
 )
 def test_ram_in_bytes(text: str, value: int) -> None:
     assert ram_in_bytes(text) == value
 
 
-@pytest.mark.parametrize("text", ["", "m", "-1m", "1x", "1ib", "1kk", "1 kb b", "1e3"])
+@pytest.mark.parametrize("text", ["", "m", "-1m", "1x", "1ib", "1kk", "1 kb b", "1.5.5m",
+                                  "0x10m", "1e", "1kbi"])
 def test_ram_in_bytes_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="invalid size"):
         ram_in_bytes(text)
@@ -390,7 +396,10 @@ def test_apply_manifests_sets_declared_values_and_workload(
     assert not isinstance(workloads["c-other"], str)  # still no explicit workload
     # the input is not modified
     assert same(declared_of(ds, "c-web"), (0.25, 1.0, None, 512 * Mi))
-    assert "monitoring/node-exporter/exporter matched no collected container" in caplog.text
+    # one line for all the unmatched workloads
+    (line,) = [r.getMessage() for r in caplog.records if "matched no collected" in r.getMessage()]
+    assert line.startswith("6 manifest workloads matched no collected container: ")
+    assert "monitoring/node-exporter/exporter" in line and " and 1 more" in line
 
 
 def test_match_manifests_reports_unmatched() -> None:
