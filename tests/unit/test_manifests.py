@@ -129,12 +129,9 @@ def test_malformed_objects_name_the_line(tmp_path: Path, body: str, line: int, m
 def test_other_documents_and_kinds_are_skipped(tmp_path: Path) -> None:
     (tmp_path / "values.yaml").write_text("replicaCount: 2\nimage: {tag: x}\n")
     (tmp_path / "list.yml").write_text("- a\n- b\n")
-    (tmp_path / "kustomization.yaml").write_text(
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n"
-    )
-    (tmp_path / "rollout.yaml").write_text(
-        "kind: Rollout\nmetadata: {name: r}\nspec: {template: {spec: {containers: "
-        "[{name: c, resources: {limits: {cpu: 1K}}}]}}}\n"
+    (tmp_path / "crd.yaml").write_text(
+        "kind: CustomResourceDefinition\nmetadata: {name: r}\nspec: {template: {spec: "
+        "{containers: [{name: c, resources: {limits: {cpu: 1K}}}]}}}\n"
     )
     (tmp_path / "notes.txt").write_text("kind: Pod\n")
     assert load_manifests([tmp_path]) == []

@@ -73,10 +73,10 @@ def _quantity(doc: Doc, parent: Any, key: str, context: str) -> float | int | No
     parsed: float | int
     try:
         parsed = parse(value)
-    except UsageError as exc:
+    except UsageError:
         try:
             parsed = parse(value, lenient=True)
-        except UsageError:
+        except UsageError as exc:  # not a quantity at all, or too large
             raise doc.error(line, f"{context}: {exc}", source) from exc
         doc.notes.add(key, f"{source or doc.label}:{line}", _unusual(context, key, value, parsed))
         cache_key = None

@@ -54,6 +54,13 @@ class Map(dict[Any, Any]):
     source: Path | None = None
     key_sources: dict[Any, Path] | None = None  # per key, when a patch set it
 
+    def __getattr__(self, name: str) -> Any:
+        if name in ("lines", "key_lines"):  # a mapping made in code, not parsed
+            value: dict[Any, int] = {}
+            setattr(self, name, value)
+            return value
+        raise AttributeError(name)
+
 
 class Seq(list[Any]):
     """A YAML sequence that remembers its line and each item's line (1-based)."""
@@ -61,6 +68,12 @@ class Seq(list[Any]):
     line: int = 0
     lines: list[int]
     source: Path | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "lines":  # a sequence made in code, not parsed
+            self.lines = [0] * len(self)
+            return self.lines
+        raise AttributeError(name)
 
 
 class YamlError(Exception):
