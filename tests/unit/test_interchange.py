@@ -211,7 +211,7 @@ def test_export_usage_errors(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="csv or parquet"):
         export_samples(src, tmp_path / "x.json", fmt="json")
     (tmp_path / "no").write_text("a file where a folder should be")
-    with pytest.raises(UsageError, match="cannot write the export .*dir.csv: Not a directory"):
+    with pytest.raises(UsageError, match=r"cannot write the export .*dir\.csv: Not a directory"):
         export_samples(src, tmp_path / "no" / "such" / "dir.csv")
 
 
