@@ -24,7 +24,7 @@ import html
 import math
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +43,7 @@ from rightsize.analysis.qos import with_qos_options
 from rightsize.analysis.savings import Savings, replicas, total, workload_savings
 from rightsize.analysis.strategies import get_strategy, recommend, resolve_params
 from rightsize.analysis.strategies.base import History
+from rightsize.analysis.strategies.in_effect import previous_for
 from rightsize.analysis.thresholds import Thresholds
 from rightsize.analysis.usage import Usage, container_codes, usage_series
 from rightsize.analysis.workloads import ResourceStats, grouped_stats, workload_names
@@ -465,8 +466,14 @@ def analyze(
     thresholds: Thresholds | None = None,
     workload: str | None = None,
     source: Mapping[str, Any] | None = None,
+    last: Mapping[str, Recommendation] | None = None,
 ) -> AnalysisResult:
     """Findings, statistics and recommendations for every workload in ``dataset``.
+
+    ``last``: the last recommendation per workload from the report history
+    (:func:`~rightsize.analysis.strategies.in_effect.last_recommendations`);
+    with the declared values it is the recommendation in effect the strategy's
+    hysteresis keeps when its new estimate is close.
 
     ``strategy``/``params``: the recommendation strategy and parameter overrides
     (unknown names raise UsageError). ``workload``: an fnmatch pattern on
@@ -652,6 +659,7 @@ def analyze(
             containers=len(members),
         )
         histories[name] = hist
+        hist = replace(hist, previous=previous_for(name, declared[w], last))
         cpu_s = cpu_g.row(w, int(gap_w[w]))
         mem_s = mem_g.row(w, int(gap_w[w]))
         rec = with_qos_options(recommend(strategy, hist, resolved), cpu_s)

@@ -159,7 +159,7 @@ def test_lab_report_content(lab: AnalysisResult, lab_report: ReportPaths) -> Non
     assert re.search(r"OOM kill \(\d+\)", html)  # lab-restarting's memory chart marks its kills
     assert "throttled \u2265" in html
     # fixes for the platform (Docker containers: docker units, no Kubernetes snippet)
-    assert "--cpu-shares 340" in html and "--memory 65m" in html and "kubectl" not in html
+    assert "--cpu-shares 344" in html and "--memory 64m" in html and "kubectl" not in html
     # self-contained: no URL of any kind, no external resource
     assert not re.search(r"https?:|//[a-z]", html, re.I)
     assert not re.search(r"<(link|img|iframe)\b|\bsrc=", html)

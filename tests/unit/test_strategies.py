@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -210,11 +211,28 @@ def test_rightsize_cpu_request_balances_overrun_and_slack() -> None:
     # slack 0.81. With cost c the balance picks 1 core iff 0.81 c < 0.474.
     cpu = np.tile(np.r_[np.full(9, 0.1), 1.0], 300)
     mem = np.full(cpu.size, 1e9)
-    base = {"cpu_margin": 0.0, "cpu_uncertainty_margin": 0.0}
+    base = {"cpu_margin": 0.0, "cpu_uncertainty_margin": 0.0, "cpu_sample_cost": 0.0}
     cheap = recommend("rightsize", make(cpu, mem), {**base, "cpu_slack_cost": 0.5})
     dear = recommend("rightsize", make(cpu, mem), {**base, "cpu_slack_cost": 0.7})
     assert cheap.cpu_request == pytest.approx(1.0)
     assert dear.cpu_request == pytest.approx(0.1)
+
+
+def test_rightsize_cpu_request_counts_the_time_above_it() -> None:
+    # the same workload with the default sample cost s = 10: r = 0.1 costs
+    # 0.474 + 10 x 0.10 (time above) = 1.474, r = 1 costs c x 0.81; the default
+    # c = 2.7 gives 2.187 (keeps 0.1), c = 1.5 gives 1.215 (covers the bursts)
+    cpu = np.tile(np.r_[np.full(9, 0.1), 1.0], 300)
+    mem = np.full(cpu.size, 1e9)
+    base = {"cpu_margin": 0.0, "cpu_uncertainty_margin": 0.0}
+    assert recommend("rightsize", make(cpu, mem), base).cpu_request == pytest.approx(0.1)
+    cheap = recommend("rightsize", make(cpu, mem), {**base, "cpu_slack_cost": 1.5})
+    assert cheap.cpu_request == pytest.approx(1.0)
+    # users' choice: a plain (decayed) percentile instead of the cost rule
+    p80 = recommend("rightsize", make(cpu, mem), {**base, "cpu_percentile": 0.8})
+    assert p80.cpu_request == pytest.approx(0.1)
+    p95 = recommend("rightsize", make(cpu, mem), {**base, "cpu_percentile": 0.95})
+    assert p95.cpu_request == pytest.approx(1.0)
 
 
 def test_rightsize_memory_headroom_from_the_spread_of_daily_peaks() -> None:
@@ -224,7 +242,8 @@ def test_rightsize_memory_headroom_from_the_spread_of_daily_peaks() -> None:
     steady = np.full(10 * day, 2000.0 * MIB)
     peaks = [1500, 1600, 1700, 1800, 2000, 1500, 1500, 1900, 1500, 1500]
     varying = np.concatenate([np.full(day, p * MIB) for p in peaks])
-    params = {"memory_margin": 0.03, "uncertainty_margin": 0.0}
+    params = {"memory_margin": 0.03, "uncertainty_margin": 0.0, "memory_tail_factor": 1.0,
+              "memory_min_headroom_bytes": 64.0 * MIB, "memory_record_risk": 0.0}
     cpu = np.ones(steady.size)
     s = recommend("rightsize", make(cpu, steady, step=300.0), params)
     v = recommend("rightsize", make(cpu, varying, step=300.0), params)
@@ -273,8 +292,9 @@ def test_rightsize_projects_growing_memory() -> None:
     n = 10 * 24
     growing = np.linspace(1000, 2000, n) * MIB
     flat = np.full(n, 2000.0 * MIB)
-    g = recommend("rightsize", make(np.ones(n), growing, step=step))
-    f = recommend("rightsize", make(np.ones(n), flat, step=step))
+    trend = {"trend_days": 7.0, "memory_record_risk": 0.0}
+    g = recommend("rightsize", make(np.ones(n), growing, step=step), trend)
+    f = recommend("rightsize", make(np.ones(n), flat, step=step), trend)
     assert g.memory_limit is not None and f.memory_limit is not None
     assert g.memory_limit > f.memory_limit
     assert any("growing" in n for n in g.notes)
@@ -368,3 +388,44 @@ def test_lab_grower_gets_a_lower_bound() -> None:
     rec = w.recommendation
     assert w.oom_kills >= 1 and rec is not None
     assert rec.lower_bound and rec.memory_limit == 196 * MIB and rec.confidence == 1.0
+
+
+def test_in_effect_is_the_declared_values_completed_by_the_last_recommendation(
+    tmp_path: Path,
+) -> None:
+    from rightsize.analysis.strategies.in_effect import in_effect, last_recommendations
+    from rightsize.model import Declared
+
+    report = tmp_path / "report.json"
+    report.write_text(
+        '{"workloads": [{"workload": "web", "recommendation": {"cpu_request": 0.5, '
+        '"cpu_limit": null, "memory_request": 1048576000, "memory_limit": 1048576000}}]}'
+    )
+    last = last_recommendations(report)
+    assert last["web"].cpu_request == 0.5 and last["web"].memory_limit == 1048576000
+    assert last_recommendations(tmp_path / "missing.json") == {}
+    # declared CPU request wins; memory comes from the last recommendation
+    got = in_effect(Declared(cpu_request=0.52), last["web"])
+    assert got is not None
+    assert (got.cpu_request, got.memory_request) == (0.52, 1048576000)
+    assert in_effect(Declared(cpu_request=0.5)) is None  # no memory known
+
+
+def test_rightsize_keeps_declared_values_within_the_band() -> None:
+    """Applying our numbers does not move them the next day: a declared 1.04 core and a
+    memory 5 % above the new estimate are kept (band 10 %), a 2-core request is not."""
+    from rightsize.analysis.strategies.in_effect import in_effect
+    from rightsize.model import Declared
+
+    h = make(np.full(3000, 1.0), np.full(3000, 1000.0 * MIB))
+    fresh = recommend("rightsize", h)
+    assert fresh.cpu_request is not None and fresh.memory_limit is not None
+    mem = int(fresh.memory_limit * 1.05)
+    decl = Declared(cpu_request=fresh.cpu_request * 1.04, memory_request=mem, memory_limit=mem)
+    kept = recommend("rightsize", replace(h, previous=in_effect(decl)))
+    assert kept.cpu_request == round_cpu_up(fresh.cpu_request * 1.04)
+    assert kept.memory_limit == round_memory_up(mem)
+    far = Declared(cpu_request=2.0, memory_request=mem, memory_limit=mem)
+    assert recommend("rightsize", replace(h, previous=in_effect(far))).cpu_request == (
+        fresh.cpu_request
+    )
