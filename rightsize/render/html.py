@@ -33,6 +33,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from rightsize import outputs
+from rightsize.analysis.savings import Change, change_line
 from rightsize.model import SEVERITIES
 from rightsize.render import charts
 from rightsize.render.model import SEVERITY_ICON, ChartMode, ReportModel, build_model
@@ -157,6 +158,10 @@ def _int(v: Any) -> int:
     return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else 0
 
 
+def _num(v: Any) -> float:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else 0.0
+
+
 def _index_rows(entries: list[dict[str, Any]], out_dir: Path) -> list[dict[str, Any]]:
     rows = []
     for e in reversed(entries):
@@ -167,17 +172,23 @@ def _index_rows(entries: list[dict[str, Any]], out_dir: Path) -> list[dict[str, 
         window = e.get("window") if isinstance(e.get("window"), dict) else {}
         findings = e.get("findings") if isinstance(e.get("findings"), dict) else {}
         savings = e.get("savings") if isinstance(e.get("savings"), dict) else {}
-        cores = savings.get("cpu") if isinstance(savings.get("cpu"), int | float) else 0
-        nbytes = _int(savings.get("memory"))
+        # net, freed and added, as the report itself says it (older entries: freed only)
+        parts = [
+            change_line("CPU", Change(_num(savings.get("cpu")), _num(savings.get("cpu_added"))),
+                        format_cpu),
+            change_line(
+                "memory",
+                Change(_num(savings.get("memory")), _num(savings.get("memory_added"))),
+                format_memory,
+            ),
+        ]
         money = savings.get("money_per_month")
-        parts = []
-        if cores:
-            parts.append(f"{format_cpu(float(cores))} CPU")
-        if nbytes:
-            parts.append(f"{format_memory(nbytes)} memory")
-        text = " and ".join(parts) or "-"
         if isinstance(money, int | float) and not isinstance(money, bool):
-            text += f" ({money:,.2f} per month)"
+            added = _num(savings.get("money_added_per_month"))
+            net = money - added
+            word = f"net {net:,.2f} freed" if net >= 0 else f"net {-net:,.2f} added"
+            parts.append(f"per month {word} ({money:,.2f} freed, {added:,.2f} added)")
+        text = "; ".join(p for p in parts if p) or "-"
         rows.append(
             {
                 "link": link,

@@ -522,3 +522,21 @@ def test_unknown_workload_names_the_known_ones(lab: AnalysisResult) -> None:
     assert str(err.value).startswith("no workload named 'nope'; known workloads:")
     many = UnknownWorkload("x", [f"w{i}" for i in range(100)])
     assert str(many).endswith("'w19', … (80 more)")
+
+
+def test_history_page_shows_net_freed_and_added() -> None:
+    from rightsize.render.html import render_index
+
+    entry = {
+        "generated": "2026-12-01T10:00:00Z",
+        "window": {"start": "a", "end": "b"},
+        "workloads": 2,
+        "findings": {},
+        "savings": {"cpu": 1.975, "memory": 446 * 2**20, "money_per_month": 10.0,
+                    "cpu_added": 1.439, "memory_added": 392 * 2**20,
+                    "money_added_per_month": 12.5},
+    }
+    page = render_index([entry], Path("/nonexistent"))
+    assert "CPU requests net 536m freed (1975m freed, 1439m added)" in page
+    assert "memory requests net 54Mi freed (446Mi freed, 392Mi added)" in page
+    assert "per month net 2.50 added (10.00 freed, 12.50 added)" in page
