@@ -796,16 +796,15 @@ def check(ctx: click.Context, since: float | None, until: float | None, workload
           baseline_path: Path | None, write_baseline_path: Path | None,
           junit_path: Path | None, github: bool, exit_zero: bool) -> None:
     """The CI gate: exit 1 when findings reach --fail-on."""
-    from rightsize.gate import exit_code, run_gate
+    from rightsize.api import check as run_check
+    from rightsize.gate import exit_code
 
     if baseline_path is not None and write_baseline_path is not None:
         raise UsageError("--baseline and --write-baseline cannot be used together")
-    cfg = _config(ctx)
-    outcome = run_gate(
-        _analysis(ctx, strategy, since, until, workload, manifests),
-        fail_on=fail_on or cfg.fail_on, overrides=cfg.check_overrides, ignore=cfg.check_ignore,
-        baseline_path=baseline_path, write_baseline_path=write_baseline_path,
-        junit_path=junit_path, github=github, out=sys.stdout,
+    outcome = run_check(
+        _analysis(ctx, strategy, since, until, workload, manifests), config=_config(ctx),
+        fail_on=fail_on, baseline=baseline_path, write_baseline_to=write_baseline_path,
+        junit=junit_path, github=github, out=sys.stdout,
     )
     ctx.exit(exit_code(outcome, exit_zero))
 

@@ -13,11 +13,16 @@ status:
   share, peak/limit ratio, usage/request ratio, idle amount) grew by more
   than a small tolerance.
 
-The gate passes when nothing is failing. A baseline is a JSON file keyed by
-(workload, kind, resource), written by :func:`write_baseline` and read by
-:func:`load_baseline`. :func:`run_gate` is the shell the CLI calls: it loads
-and writes files, renders JUnit / GitHub output (:mod:`rightsize.render.ci`)
-and returns the :class:`GateOutcome`; :func:`exit_code` maps it to 0 or 1.
+The gate passes when nothing is failing. A baseline is a JSON document keyed
+by (workload, kind, resource): :meth:`Baseline.dumps` writes it,
+:func:`parse_baseline` reads it. How much a finding may worsen is the
+registry's :class:`~rightsize.finding_kinds.Measure`. This module does no
+I/O: :func:`rightsize.api.check` reads and writes the files, and
+:mod:`rightsize.render.ci` renders JUnit, annotations and the summary.
+:func:`exit_code` maps an outcome to 0 or 1.
+
+One piece: the baseline format exists to be compared by :func:`evaluate`,
+and the comparison is the baseline's meaning.
 """
 
 from __future__ import annotations
@@ -25,19 +30,18 @@ from __future__ import annotations
 import fnmatch
 import json
 import math
-import os
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TextIO, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from rightsize.errors import EXIT_GATE_FAILED, EXIT_OK, InputError, UsageError
-from rightsize.model import FINDING_KINDS, SEVERITIES, Finding, Severity
+from rightsize.finding_kinds import FINDING_KINDS, KINDS, SEVERITIES, Severity, severity_rank
+from rightsize.model import Finding
 from rightsize.units import format_cpu, format_memory
 
 if TYPE_CHECKING:
-    from rightsize.analysis.result import AnalysisResult, WorkloadResult
+    from rightsize.analysis.result import WorkloadResult
 
 __all__ = [
     "BASELINE_SCHEMA",
@@ -49,12 +53,10 @@ __all__ = [
     "Override",
     "evaluate",
     "exit_code",
-    "load_baseline",
     "magnitude",
     "override_path",
+    "parse_baseline",
     "parse_ignore",
-    "run_gate",
-    "write_baseline",
 ]
 
 BASELINE_SCHEMA = "rightsize-baseline/v1"
@@ -65,33 +67,11 @@ Status = Literal["failing", "accepted", "ignored", "below"]
 Change = Literal["new", "worsened", "unchanged", "improved"]
 Key = tuple[str, str, str | None]
 
-_RANK = {s: i for i, s in enumerate(SEVERITIES)}  # 0 = most severe
-
-
-@dataclass(frozen=True)
-class _Measure:
-    """How a finding kind's magnitude is read from ``Finding.details`` and compared."""
-
-    detail: str
-    abs_tol: float = 0.0
-    rel_tol: float = 0.0
-    unit: Literal["count", "share", "ratio", "amount"] = "ratio"
-
-
-#: per kind: the ``details`` entry that measures how bad a finding is, and how
-#: much it may grow before it counts as worsened (any extra OOM kill does)
-MEASURES: Mapping[str, _Measure] = {
-    "oom_killed": _Measure("kills", unit="count"),
-    "oom_risk": _Measure("peak_ratio", abs_tol=0.02, unit="share"),
-    "cpu_throttled": _Measure("share", abs_tol=0.02, unit="share"),
-    "under_request": _Measure("ratio", rel_tol=0.10, unit="ratio"),
-    "over_request": _Measure("idle", rel_tol=0.10, unit="amount"),
-}
-
 
 def magnitude(finding: Finding) -> float | None:
     """How bad ``finding`` is, comparable across runs (None when not measured)."""
-    measure = MEASURES.get(finding.kind)
+    kind = KINDS.get(finding.kind)
+    measure = None if kind is None else kind.measure
     if measure is None:
         return None
     value = finding.details.get(measure.detail)
@@ -101,7 +81,9 @@ def magnitude(finding: Finding) -> float | None:
 
 
 def _format_magnitude(kind: str, resource: str | None, value: float) -> str:
-    unit = MEASURES[kind].unit
+    measure = KINDS[kind].measure
+    assert measure is not None
+    unit = measure.unit
     if unit == "count":
         return f"{value:.0f}"
     if unit == "share":
@@ -234,10 +216,6 @@ class Baseline:
     def dumps(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
-    def save(self, path: Path) -> None:
-        """Write the JSON file atomically (temp file + rename)."""
-        _write_atomic(path, self.dumps(), what="the baseline")
-
     @classmethod
     def from_dict(cls, doc: Any, source: Path | None = None) -> Baseline:
         """Validate a parsed baseline document; errors name the file and the key path."""
@@ -289,42 +267,16 @@ class Baseline:
         return cls(entries, source)
 
 
-def load_baseline(path: Path) -> Baseline:
-    """Read a baseline file; a missing or malformed one is an :class:`InputError`."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read the baseline {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: the baseline is not UTF-8 text") from exc
+def parse_baseline(text: str, source: Path | None = None) -> Baseline:
+    """A baseline file's text → :class:`Baseline`; malformed JSON is an :class:`InputError`."""
+    where = source if source is not None else "baseline"
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(
-            f"{path}:{exc.lineno}:{exc.colno}: invalid JSON in the baseline: {exc.msg}"
+            f"{where}:{exc.lineno}:{exc.colno}: invalid JSON in the baseline: {exc.msg}"
         ) from exc
-    return Baseline.from_dict(doc, path)
-
-
-def write_baseline(result: Iterable[WorkloadResult], path: Path) -> Baseline:
-    """Record every current finding of ``result`` in ``path``; returns the baseline."""
-    baseline = Baseline.from_result(result)
-    _write_atomic(path, baseline.dumps(), what="the baseline")
-    return Baseline(baseline.entries, path)
-
-
-def _write_atomic(path: Path, text: str, *, what: str = "the file") -> None:
-    """Write ``text`` to ``path`` through :func:`rightsize.outputs.write_text`.
-
-    CI files (``--junit``, ``--write-baseline``) get their folder created first.
-    """
-    import contextlib
-
-    from rightsize.outputs import make_folder, write_text
-
-    with contextlib.suppress(UsageError):  # write_text then names the path and the reason
-        make_folder(path.parent)
-    write_text(path, text, what=what)
+    return Baseline.from_dict(doc, source)
 
 
 # --------------------------------------------------------------------- evaluate
@@ -380,7 +332,7 @@ class GateOutcome:
     def failing(self) -> tuple[GateItem, ...]:
         """The findings that fail the gate, most severe first."""
         items = [i for i in self.items if i.failing]
-        return tuple(sorted(items, key=lambda i: _RANK[i.finding.severity]))
+        return tuple(sorted(items, key=lambda i: severity_rank(i.finding.severity)))
 
     @property
     def accepted(self) -> tuple[GateItem, ...]:
@@ -409,25 +361,20 @@ def _check_fail_on(value: str, where: str) -> Severity:
 def _compare(finding: Finding, entry: BaselineEntry | None) -> tuple[Change, str]:
     if entry is None:
         return "new", "new since the baseline"
-    now, then = _RANK[finding.severity], _RANK[entry.severity]
+    now, then = severity_rank(finding.severity), severity_rank(entry.severity)
     if now < then:
         return "worsened", f"worsened since the baseline: {entry.severity} → {finding.severity}"
     current = magnitude(finding)
     if current is not None and entry.magnitude is not None:
-        m = MEASURES[finding.kind]
+        m = KINDS[finding.kind].measure
+        assert m is not None
         tol = max(m.abs_tol, m.rel_tol * abs(entry.magnitude))
         fmt = _format_magnitude
         was, now_s = (
             fmt(finding.kind, finding.resource, entry.magnitude),
             fmt(finding.kind, finding.resource, current),
         )
-        what = {
-            "oom_killed": " OOM kills",
-            "cpu_throttled": " of CFS periods throttled",
-            "oom_risk": " of the memory limit at peak",
-            "over_request": " idle",
-            "under_request": " the request",
-        }.get(finding.kind, "")
+        what = m.what
         if current > entry.magnitude + tol:
             return "worsened", f"worsened since the baseline: {was} → {now_s}{what}"
         if current < entry.magnitude - tol:
@@ -487,7 +434,7 @@ def evaluate(
             status: Status
             if rule is not None:
                 status, reason = "ignored", f"ignored by {rule}"
-            elif _RANK[f.severity] > _RANK[threshold]:
+            elif severity_rank(f.severity) > severity_rank(threshold):
                 status, reason = "below", f"below the {threshold} threshold"
             elif change in ("unchanged", "improved"):
                 status, reason = "accepted", compared
@@ -504,63 +451,3 @@ def evaluate(
 def exit_code(outcome: GateOutcome, exit_zero: bool = False) -> int:
     """0 when the gate passed (or ``--exit-zero``), else 1 (``EXIT_GATE_FAILED``)."""
     return EXIT_OK if outcome.passed or exit_zero else EXIT_GATE_FAILED
-
-
-# ---------------------------------------------------------------------- CLI shell
-
-
-def run_gate(
-    result: AnalysisResult,
-    *,
-    fail_on: str = "critical",
-    overrides: Sequence[Override] = (),
-    ignore: Sequence[str] = (),
-    baseline_path: Path | None = None,
-    write_baseline_path: Path | None = None,
-    junit_path: Path | None = None,
-    github: bool = False,
-    summary_path: Path | None = None,
-    out: TextIO | None = None,
-    env: Mapping[str, str] | None = None,
-) -> GateOutcome:
-    """Everything ``rightsize check`` does after the analysis; returns the outcome.
-
-    ``--write-baseline`` records the current findings and then judges them
-    against that new baseline (so the run passes); it cannot be combined with
-    ``--baseline``. Writes the JUnit file atomically; prints the plain-text
-    verdict to ``out`` (default stdout) and, with ``github``, the
-    ``::error``/``::warning`` lines too, and appends the Markdown summary to
-    ``summary_path`` (default ``$GITHUB_STEP_SUMMARY`` when set).
-    """
-    from rightsize.render.ci import github_annotations, step_summary, to_junit, to_text
-
-    out = sys.stdout if out is None else out
-    env = os.environ if env is None else env
-    if baseline_path is not None and write_baseline_path is not None:
-        raise UsageError("--baseline and --write-baseline: give one of them, not both")
-    baseline: Baseline | None = None
-    if baseline_path is not None:
-        baseline = load_baseline(baseline_path)
-    if write_baseline_path is not None:
-        baseline = write_baseline(result, write_baseline_path)
-    outcome = evaluate(
-        result, fail_on=fail_on, baseline=baseline, overrides=overrides, ignore=ignore
-    )
-    if junit_path is not None:
-        _write_atomic(junit_path, to_junit(result, outcome), what="the JUnit report")
-    out.write(to_text(outcome))
-    if github:
-        for line in github_annotations(outcome):
-            out.write(line + "\n")
-        if summary_path is None and env.get("GITHUB_STEP_SUMMARY"):
-            summary_path = Path(env["GITHUB_STEP_SUMMARY"])
-    if summary_path is not None:
-        try:
-            with summary_path.open("a", encoding="utf-8") as fh:
-                fh.write(step_summary(result, outcome))
-        except OSError as exc:
-            raise UsageError(
-                f"cannot append the step summary to {summary_path}: {exc.strerror or exc}"
-            ) from exc
-    out.flush()
-    return outcome

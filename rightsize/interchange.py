@@ -47,6 +47,9 @@ Decisions (the doc leaves them open):
   workload (Compose service, Kubernetes owner) and ``labels``/``image`` the
   container's. Declared values are the container's current ones on every row.
   Parquet stores ``timestamp`` as a UTC microsecond timestamp, CSV as ISO 8601 ``Z``.
+
+One piece: import and export are the two directions of one column format and
+share its names, quantities and OOM-counter rules; a round trip is tested as a whole.
 """
 
 from __future__ import annotations

@@ -1,25 +1,30 @@
-"""Small dataclasses shared by every layer: declared values, findings, recommendations."""
+"""Small dataclasses shared by every layer: declared values, findings, recommendations.
+
+Severities and finding kinds are re-exported from :mod:`rightsize.finding_kinds`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Severity = Literal["critical", "warning", "info"]
-QosClass = Literal["Guaranteed", "Burstable", "BestEffort"]
-Resource = Literal["cpu", "memory"]
-SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
+from rightsize.finding_kinds import FINDING_KINDS, SEVERITIES, Resource, Severity
 
-FINDING_KINDS = (
-    "oom_killed",
-    "oom_risk",
-    "cpu_throttled",
-    "under_request",
-    "over_request",
-    "no_limit",
-    "no_request",
-    "insufficient_data",
-)
+__all__ = [
+    "FINDING_KINDS",
+    "RESOURCE_KEYS",
+    "SEVERITIES",
+    "Declared",
+    "Finding",
+    "QosClass",
+    "QosOption",
+    "Recommendation",
+    "Resource",
+    "Severity",
+    "qos_class",
+]
+
+QosClass = Literal["Guaranteed", "Burstable", "BestEffort"]
 
 
 @dataclass(frozen=True)

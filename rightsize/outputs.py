@@ -10,6 +10,7 @@ Rules (``docs/guarantees.md``, "Outputs"):
 - Anything else that exists (a character device such as ``/dev/null``, a FIFO,
   a socket) is opened and written in place, never replaced.
 - Symlinks are followed: the target is written, the link stays a link.
+- ``$GITHUB_STEP_SUMMARY`` is appended to (:func:`append_text`), not replaced.
 - A new file's missing folders are made. Errors are one line naming the
   path: a folder that cannot be made or a permission problem is a
   :class:`UsageError` (exit 2), a full disk (ENOSPC, EDQUOT) a
@@ -34,7 +35,15 @@ from typing import BinaryIO
 
 from rightsize.errors import RightsizeError, RuntimeFailure, UsageError
 
-__all__ = ["Staged", "disk_full", "make_folder", "write_bytes", "write_stream", "write_text"]
+__all__ = [
+    "Staged",
+    "append_text",
+    "disk_full",
+    "make_folder",
+    "write_bytes",
+    "write_stream",
+    "write_text",
+]
 
 Writer = Callable[[BinaryIO], None]
 
@@ -166,6 +175,21 @@ def write_bytes(path: Path | str, data: bytes, *, what: str = "the file") -> Non
 def write_text(path: Path | str, text: str, *, what: str = "the file") -> None:
     """Write ``text`` as UTF-8 to ``path`` (see the module doc)."""
     write_bytes(path, text.encode("utf-8"), what=what)
+
+
+def append_text(path: Path | str, text: str, *, what: str = "the file") -> None:
+    """Append ``text`` (UTF-8) to ``path``, the one output that grows in place.
+
+    For files another program owns and reads afterwards (GitHub's
+    ``$GITHUB_STEP_SUMMARY``); errors as for :func:`write_text`, saying "append".
+    """
+    try:
+        with Path(path).open("a", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        if disk_full(exc):
+            raise RuntimeFailure(f"disk full: cannot append {what} to {path}") from exc
+        raise UsageError(f"cannot append {what} to {path}: {exc.strerror or exc}") from exc
 
 
 def make_folder(path: Path, *, what: str = "the folder") -> None:

@@ -9,6 +9,9 @@ collection round, so a collector that is interrupted, killed or crashes
 leaves a readable database holding every round it committed.
 
 pandas is imported only inside :func:`load`, so the collector starts fast.
+
+One piece: schema, migrations, the read-only check, writers and :func:`load`
+share one connection discipline (WAL, locks, read-only fallbacks).
 """
 
 from __future__ import annotations

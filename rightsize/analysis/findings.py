@@ -22,6 +22,11 @@ Which statistic is compared with what:
 - ``oom_risk``: peak and p99 working set against the memory limit, and the
   share of samples above ``oom_risk_high_water`` x limit.
 - ``cpu_throttled``: throttled periods / periods over the window.
+
+One piece: every kind's rule reads the same statistics, thresholds and
+recommendation, and the rules refer to each other (over/under request, the
+one insufficient-data rule); kinds themselves are registered in
+:mod:`rightsize.finding_kinds`.
 """
 
 from __future__ import annotations
@@ -31,15 +36,8 @@ from dataclasses import dataclass
 
 from rightsize.analysis.thresholds import Prices, Thresholds, data_shortfall
 from rightsize.analysis.workloads import ResourceStats
-from rightsize.model import (
-    FINDING_KINDS,
-    SEVERITIES,
-    Declared,
-    Finding,
-    Recommendation,
-    Resource,
-    Severity,
-)
+from rightsize.finding_kinds import Resource, Severity, kind_rank, severity_rank
+from rightsize.model import Declared, Finding, Recommendation
 from rightsize.units import format_cpu, format_duration, format_memory
 
 __all__ = ["OomKills", "Throttling", "sort_findings", "workload_findings", "worst_severity"]
@@ -411,17 +409,13 @@ def _insufficient(
     )
 
 
-_SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-_KIND_RANK = {k: i for i, k in enumerate(FINDING_KINDS)}
-
-
 def sort_findings(findings: list[Finding]) -> list[Finding]:
     """Most severe first, then in product.md's order of kinds, CPU before memory."""
     return sorted(
         findings,
         key=lambda f: (
-            _SEVERITY_RANK[f.severity],
-            _KIND_RANK.get(f.kind, 99),
+            severity_rank(f.severity),
+            kind_rank(f.kind),
             f.resource or "",
         ),
     )
@@ -429,7 +423,7 @@ def sort_findings(findings: list[Finding]) -> list[Finding]:
 
 def worst_severity(findings: list[Finding] | tuple[Finding, ...]) -> Severity | None:
     """The most severe severity among ``findings`` (None when there are none)."""
-    return min((f.severity for f in findings), key=_SEVERITY_RANK.__getitem__, default=None)
+    return min((f.severity for f in findings), key=severity_rank, default=None)
 
 
 def workload_findings(

@@ -37,6 +37,9 @@ one tidy row per reading with the rates over the interval that *ends* at it:
 
 Rows come out grouped by container (host, container_id) in input order
 within a container; the store already sorts them by time.
+
+One piece: rates, gaps, throttling and OOM attribution are one vectorised
+pass over the same sorted intervals; splitting it would sort twice.
 """
 
 from __future__ import annotations

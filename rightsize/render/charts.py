@@ -20,6 +20,9 @@ to 0.1 pt. Series are told apart by line style and markers, not only colour.
 Legends sit under the plots, in as many columns as fit (never clipped, never
 over the data). ``role="img"`` SVGs take their accessible name from
 ``label=`` (``aria-label``) or from the page (``aria-labelledby``).
+
+One piece: the charts share the figure setup and the SVG clean-up above,
+which is what makes them embeddable side by side.
 """
 
 from __future__ import annotations

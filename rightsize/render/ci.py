@@ -1,11 +1,13 @@
 """CI renderers of a gate outcome (:mod:`rightsize.gate`): JUnit XML, GitHub, text.
 
+They return strings; :func:`rightsize.api.check` writes them.
+
 - :func:`to_junit`: JUnit XML like kube-score: one ``<testsuite>`` per
-  workload, one ``<testcase>`` per check (``kind/resource``, see
-  :data:`CHECKS`). A failing finding is a ``<failure>`` carrying the
-  plain-language message; an ignored check, and a usage check of a workload
-  with ``insufficient_data``, is ``<skipped>``; everything else passes (with
-  non-failing findings in ``<system-out>``). Built with ``xml.etree``;
+  workload, one ``<testcase>`` per check (``kind/resource``, the registry's
+  :data:`~rightsize.finding_kinds.CHECKS`). A failing finding is a
+  ``<failure>`` carrying the plain-language message; an ignored check, and
+  a usage check of a workload with ``insufficient_data``, is ``<skipped>``;
+  everything else passes (with non-failing findings in ``<system-out>``). Built with ``xml.etree``;
   control and bidirectional characters (and anything XML 1.0 cannot carry)
   are made visible (``\\x1b``, ``\\u202e``); TAB, LF and CR are kept.
 - :func:`github_annotations`: ``::error`` lines for failing findings,
@@ -23,7 +25,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
-from rightsize.model import SEVERITIES
+from rightsize.finding_kinds import CHECKS, DECLARATION_KINDS, severity_rank
 from rightsize.render.tabular import md_escape, to_markdown
 from rightsize.render.terminal import term_safe
 
@@ -31,27 +33,7 @@ if TYPE_CHECKING:
     from rightsize.analysis.result import AnalysisResult, WorkloadResult
     from rightsize.gate import GateItem, GateOutcome
 
-__all__ = ["CHECKS", "github_annotations", "step_summary", "to_junit", "to_text"]
-
-#: the checks every workload's test suite lists, as (kind, resource)
-CHECKS: tuple[tuple[str, str | None], ...] = (
-    ("oom_killed", "memory"),
-    ("oom_risk", "memory"),
-    ("cpu_throttled", "cpu"),
-    ("under_request", "cpu"),
-    ("under_request", "memory"),
-    ("over_request", "cpu"),
-    ("over_request", "memory"),
-    ("no_limit", "cpu"),
-    ("no_limit", "memory"),
-    ("no_request", "cpu"),
-    ("no_request", "memory"),
-)
-#: checks of what is declared: meaningful however little usage data there is
-DECLARATION_KINDS = frozenset({"no_limit", "no_request"})
-
-_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-
+__all__ = ["github_annotations", "step_summary", "to_junit", "to_text"]
 
 def _check_name(kind: str, resource: str | None) -> str:
     return f"{kind}/{resource}" if resource else kind
@@ -92,7 +74,7 @@ def _suite(w: WorkloadResult, outcome: GateOutcome, parent: ET.Element) -> tuple
         ),
         None,
     )
-    checks = list(CHECKS)
+    checks: list[tuple[str, str | None]] = list(CHECKS)
     for i in items:  # kinds outside the catalogue (and failing insufficient_data) get a case
         key = (i.finding.kind, i.finding.resource)
         if key not in checks and (i.finding.kind != "insufficient_data" or i.failing):
@@ -170,7 +152,7 @@ def github_annotations(outcome: GateOutcome) -> list[str]:
             for i in outcome.items
             if i.status in ("accepted", "below") and i.finding.severity != "info"
         ),
-        key=lambda i: _RANK[i.finding.severity],
+        key=lambda i: severity_rank(i.finding.severity),
     )
     for level, items in (("error", outcome.failing), ("warning", tuple(others))):
         for i in items:

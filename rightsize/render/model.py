@@ -16,6 +16,10 @@ of the workloads table. Templates only lay this out; nothing here is HTML
 - :class:`WorkloadView`: one workload's row and section; ``charted`` says
   whether it gets full charts (findings above info, up to ``max_charts``,
   or every workload with ``charts="all"``).
+
+One piece: the views are built in one pass over the result and refer to
+each other (summary, top problems, anchors, charts); it computes no totals of
+its own (savings come from :mod:`rightsize.analysis.savings`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from rightsize.analysis.savings import Savings
-from rightsize.model import SEVERITIES, Finding, Recommendation
+from rightsize.finding_kinds import KINDS, SEVERITIES, kind_rank, severity_rank
+from rightsize.model import Finding, Recommendation
 from rightsize.render import charts
 from rightsize.render.fixes import Fixes, fixes_for
 from rightsize.units import format_cpu, format_duration, format_memory
@@ -57,29 +62,10 @@ MAX_CHARTS = 10
 MAX_HOST_CHARTS = 24
 TOP_PROBLEMS = 10
 
-SEVERITY_RANK = {"critical": 3, "warning": 2, "info": 1, "ok": 0}
+#: a workload's severity as the page sorts it: higher is worse, 0 for no finding
+PAGE_RANK = {"ok": 0} | {s: len(SEVERITIES) - severity_rank(s) for s in SEVERITIES}
 #: icon per severity: a distinct shape, always shown next to the word
 SEVERITY_ICON = {"critical": "\u2716", "warning": "\u25b2", "info": "\u2139", "ok": "\u2714"}
-KIND_TITLE = {
-    "oom_killed": "Killed for running out of memory",
-    "oom_risk": "Running close to its memory limit",
-    "cpu_throttled": "CPU throttled by its limit",
-    "under_request": "Uses more than it requests",
-    "over_request": "Requests far more than it uses",
-    "no_limit": "No limit declared",
-    "no_request": "No request declared",
-    "insufficient_data": "Not enough history yet",
-}
-KIND_ACTION = {
-    "oom_killed": "Raise the memory limit; collect more history for a recommended value.",
-    "oom_risk": "Raise the memory limit before it turns into OOM kills.",
-    "cpu_throttled": "Raise or drop the CPU limit; set the request from real use.",
-    "under_request": "Raise the request so the scheduler reserves what it really uses.",
-    "over_request": "Lower the request: the reserved capacity sits idle.",
-    "no_limit": "Set a limit so one container cannot exhaust the host.",
-    "no_request": "Set a request so the scheduler knows what to reserve.",
-    "insufficient_data": "Collect longer before trusting the numbers (confidence is low).",
-}
 _EPOCH_NOTE = re.compile(r"^OOM kill at [\d.]+: ")
 
 
@@ -271,7 +257,7 @@ def _change(current: float | None, rec: float | None) -> str:
 
 def _action(f: Finding, rec: Recommendation | None) -> str:
     """What to do about ``f``, naming a recommended value only when the page shows one."""
-    generic = KIND_ACTION.get(f.kind, "")
+    generic = KINDS[f.kind].action if f.kind in KINDS else ""
     if rec is None:
         return generic
     mem_limit = rec.memory_limit
@@ -301,7 +287,7 @@ def _finding_view(f: Finding, w: WorkloadResult | None = None, anchor: str = "")
         severity=f.severity,
         icon=SEVERITY_ICON[f.severity],
         kind=f.kind,
-        title=KIND_TITLE.get(f.kind, f.kind.replace("_", " ")),
+        title=KINDS[f.kind].title if f.kind in KINDS else f.kind.replace("_", " "),
         resource=f.resource or "",
         message=f.message,
         action=_action(f, None if w is None else w.recommendation),
@@ -389,7 +375,7 @@ def _workload_view(
         name=w.name,
         severity=severity,
         icon=SEVERITY_ICON[severity],
-        rank=SEVERITY_RANK[severity],
+        rank=PAGE_RANK[severity],
         findings=[_finding_view(f, w) for f in w.findings],
         kinds=", ".join(sorted({f.kind for f in w.findings if f.severity != "info"}))
         or ", ".join(sorted({f.kind for f in w.findings})),
@@ -573,8 +559,8 @@ def build_model(
             if f.severity != "info"
         ),
         key=lambda t: (
-            -SEVERITY_RANK[t[0].severity],
-            list(KIND_TITLE).index(t[0].kind) if t[0].kind in KIND_TITLE else 99,
+            severity_rank(t[0].severity),
+            kind_rank(t[0].kind),
             t[1].name,
         ),
     )

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from rightsize import outputs
 from rightsize.units import round_cpu_up, round_memory_up
 
 if TYPE_CHECKING:
@@ -196,7 +197,7 @@ def write_kustomize_patches(
     ``patches:``; include it from an overlay with ``components: [DIR]``.
     Returns the paths written, the kustomization last.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    outputs.make_folder(directory, what="the patches folder")
     written: list[Path] = []
     used: set[str] = {KUSTOMIZATION}
     for mw, rec in items:
@@ -209,7 +210,7 @@ def write_kustomize_patches(
             name = f"{stem}-{n}.yaml"
         used.add(name)
         path = directory / name
-        path.write_text(strategic_merge_patch(mw, rec), encoding="utf-8")
+        outputs.write_text(path, strategic_merge_patch(mw, rec), what="the patch")
         written.append(path)
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1alpha1",
@@ -217,9 +218,10 @@ def write_kustomize_patches(
         "patches": [{"path": p.name} for p in written],
     }
     target = directory / KUSTOMIZATION
-    target.write_text(
+    outputs.write_text(
+        target,
         "# written by rightsize: resource patches from its recommendations\n"
         + yaml.safe_dump(kustomization, sort_keys=False, default_flow_style=False),
-        encoding="utf-8",
+        what="the kustomization",
     )
     return [*written, target]

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from rightsize.analysis.result import AnalysisResult, analyze
+from rightsize.finding_kinds import CHECKS
 from rightsize.gate import Baseline, Override, evaluate
 from rightsize.model import Finding
 from rightsize.render.ci import (
-    CHECKS,
     gh_escape_data,
     gh_escape_property,
     github_annotations,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from rightsize.analysis.result import AnalysisResult, WorkloadResult, analyze
+from rightsize.api import check, load_baseline, write_baseline
 from rightsize.config import from_mapping
 from rightsize.errors import EXIT_GATE_FAILED, EXIT_OK, InputError, UsageError
 from rightsize.gate import (
@@ -18,10 +19,7 @@ from rightsize.gate import (
     Override,
     evaluate,
     exit_code,
-    load_baseline,
     magnitude,
-    run_gate,
-    write_baseline,
 )
 from rightsize.model import Finding
 from rightsize.sources.recording import read_recording
@@ -288,14 +286,14 @@ def test_missing_baseline_is_an_input_error(tmp_path: Path) -> None:
         load_baseline(tmp_path / "nope.json")
 
 
-def test_run_gate_writes_everything(result: AnalysisResult, tmp_path: Path) -> None:
+def test_check_writes_everything(result: AnalysisResult, tmp_path: Path) -> None:
     out = io.StringIO()
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
-    outcome = run_gate(
+    outcome = check(
         result,
         fail_on="critical",
-        junit_path=tmp_path / "out" / "junit.xml",
+        junit=tmp_path / "out" / "junit.xml",
         github=True,
         out=out,
         env={"GITHUB_STEP_SUMMARY": str(summary)},
@@ -309,22 +307,22 @@ def test_run_gate_writes_everything(result: AnalysisResult, tmp_path: Path) -> N
     assert appended.startswith("earlier step\n## ") and "rightsize check FAILED" in appended
 
     quiet = io.StringIO()
-    run_gate(result, out=quiet, env={"GITHUB_STEP_SUMMARY": str(summary)})  # no --github
+    check(result, out=quiet, env={"GITHUB_STEP_SUMMARY": str(summary)})  # no --github
     assert "::" not in quiet.getvalue() and summary.read_text() == appended
 
 
-def test_run_gate_baseline_cycle(result: AnalysisResult, tmp_path: Path) -> None:
+def test_check_baseline_cycle(result: AnalysisResult, tmp_path: Path) -> None:
     path = tmp_path / "b.json"
-    written = run_gate(result, fail_on="warning", write_baseline_path=path, out=io.StringIO())
+    written = check(result, fail_on="warning", write_baseline_to=path, out=io.StringIO())
     assert written.passed and len(written.accepted) == 8
-    again = run_gate(result, fail_on="warning", baseline_path=path, out=io.StringIO())
+    again = check(result, fail_on="warning", baseline=path, out=io.StringIO())
     assert again.passed and exit_code(again) == 0
     with pytest.raises(UsageError, match="--baseline and --write-baseline"):
-        run_gate(result, baseline_path=path, write_baseline_path=path, out=io.StringIO())
+        check(result, baseline=path, write_baseline_to=path, out=io.StringIO())
     blocked = tmp_path / "file"
     blocked.write_text("")
     with pytest.raises(UsageError, match="cannot write the JUnit report"):
-        run_gate(result, junit_path=blocked / "junit.xml", out=io.StringIO())
+        check(result, junit=blocked / "junit.xml", out=io.StringIO())
 
 
 def test_config_check_section() -> None:

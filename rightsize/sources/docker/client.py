@@ -18,6 +18,9 @@ per-read timeouts allow. Streams (``stats?stream=true``, ``/events``, image
 progress) are long-lived: their response must start within the deadline, and
 then each line within the call's ``silence`` (none for events, which may be
 quiet for hours).
+
+One piece: the sync and async clients mirror each other (as httpx's do) and
+share every helper; apart, each change would be made twice.
 """
 
 from __future__ import annotations

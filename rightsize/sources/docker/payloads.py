@@ -5,6 +5,9 @@ recording replays exactly like the engine it was taken from. Nothing here
 does I/O. Inspect and event payloads are read through allow-lists: the
 environment, command line and other fields that may hold secrets are never
 read or copied.
+
+One piece: each payload's translation sits beside its allow-list sanitizer,
+so a field is allow-listed where it is read.
 """
 
 from __future__ import annotations

@@ -1,0 +1,134 @@
+"""The one registry of finding kinds and severities.
+
+Everything that differs per kind lives here: the order (product.md's table),
+the report's title and generic action, the checks each workload's JUnit test
+suite lists, whether the kind is about what is declared (so meaningful with
+little usage data), and how the gate measures it against a baseline.
+Adding a kind touches :mod:`rightsize.analysis.findings` (when it is raised)
+and this module only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "CHECKS",
+    "DECLARATION_KINDS",
+    "FINDING_KINDS",
+    "KINDS",
+    "SEVERITIES",
+    "FindingKind",
+    "Measure",
+    "Resource",
+    "Severity",
+    "kind_rank",
+    "severity_rank",
+]
+
+Severity = Literal["critical", "warning", "info"]
+Resource = Literal["cpu", "memory"]
+#: most severe first
+SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
+
+
+def severity_rank(severity: str) -> int:
+    """0 for ``critical``, 1 for ``warning``, 2 for ``info`` (sorts most severe first)."""
+    return SEVERITIES.index(severity)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """How the gate reads a finding's magnitude from ``Finding.details`` and compares it.
+
+    It may grow by ``max(abs_tol, rel_tol * recorded)`` before it counts as
+    worsened; ``unit`` says how it is shown, ``what`` what it is a number of.
+    """
+
+    detail: str
+    abs_tol: float = 0.0
+    rel_tol: float = 0.0
+    unit: Literal["count", "share", "ratio", "amount"] = "ratio"
+    what: str = ""
+
+
+@dataclass(frozen=True)
+class FindingKind:
+    """One kind of finding and everything the layers need to know about it."""
+
+    name: str
+    title: str
+    action: str
+    #: the resources of its JUnit test cases (one ``kind/resource`` case each)
+    checks: tuple[Resource, ...] = ()
+    #: about what is declared: meaningful however little usage data there is
+    declaration: bool = False
+    measure: Measure | None = None
+
+
+KINDS: Mapping[str, FindingKind] = {
+    k.name: k
+    for k in (
+        FindingKind(
+            "oom_killed", "Killed for running out of memory",
+            "Raise the memory limit; collect more history for a recommended value.",
+            ("memory",), measure=Measure("kills", unit="count", what=" OOM kills"),
+        ),
+        FindingKind(
+            "oom_risk", "Running close to its memory limit",
+            "Raise the memory limit before it turns into OOM kills.",
+            ("memory",),
+            measure=Measure("peak_ratio", abs_tol=0.02, unit="share",
+                            what=" of the memory limit at peak"),
+        ),
+        FindingKind(
+            "cpu_throttled", "CPU throttled by its limit",
+            "Raise or drop the CPU limit; set the request from real use.",
+            ("cpu",),
+            measure=Measure("share", abs_tol=0.02, unit="share",
+                            what=" of CFS periods throttled"),
+        ),
+        FindingKind(
+            "under_request", "Uses more than it requests",
+            "Raise the request so the scheduler reserves what it really uses.",
+            ("cpu", "memory"),
+            measure=Measure("ratio", rel_tol=0.10, unit="ratio", what=" the request"),
+        ),
+        FindingKind(
+            "over_request", "Requests far more than it uses",
+            "Lower the request: the reserved capacity sits idle.",
+            ("cpu", "memory"),
+            measure=Measure("idle", rel_tol=0.10, unit="amount", what=" idle"),
+        ),
+        FindingKind(
+            "no_limit", "No limit declared",
+            "Set a limit so one container cannot exhaust the host.",
+            ("cpu", "memory"), declaration=True,
+        ),
+        FindingKind(
+            "no_request", "No request declared",
+            "Set a request so the scheduler knows what to reserve.",
+            ("cpu", "memory"), declaration=True,
+        ),
+        FindingKind(
+            "insufficient_data", "Not enough history yet",
+            "Collect longer before trusting the numbers (confidence is low).",
+        ),
+    )
+}
+
+#: every kind, in product.md's order
+FINDING_KINDS: tuple[str, ...] = tuple(KINDS)
+#: the checks every workload's JUnit test suite lists, as (kind, resource)
+CHECKS: tuple[tuple[str, Resource], ...] = tuple(
+    (k.name, r) for k in KINDS.values() for r in k.checks
+)
+#: kinds about what is declared (not skipped for insufficient data)
+DECLARATION_KINDS = frozenset(k.name for k in KINDS.values() if k.declaration)
+
+
+def kind_rank(kind: str) -> int:
+    """A kind's place in product.md's order (unknown kinds last)."""
+    return FINDING_KINDS.index(kind) if kind in KINDS else len(FINDING_KINDS)
