@@ -46,7 +46,7 @@ from rightsize.errors import RuntimeFailure, UsageError
 from rightsize.logs import redact
 from rightsize.rows import ContainerRow, EventRow, HostRow, SampleRow, container_row
 from rightsize.sources.deadlines import configured
-from rightsize.sources.prometheus import client_options, unreachable_error
+from rightsize.sources.http import client_options, unreachable_error
 from rightsize.store import Store
 
 __all__ = ["KubeletStats", "Snapshot", "collect_kubelet", "parse_summary", "summary_path"]

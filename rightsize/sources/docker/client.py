@@ -39,10 +39,10 @@ from urllib.parse import quote
 
 import httpx
 
-from rightsize import __version__
 from rightsize.errors import EngineError, NotFound, RuntimeFailure, UsageError
 from rightsize.sources.deadlines import configured, sync_deadline
 from rightsize.sources.docker.host import EngineHost, make_async_transport, make_transport
+from rightsize.version import USER_AGENT
 
 __all__ = [
     "MAX_API_VERSION",
@@ -73,7 +73,7 @@ STATS_SILENCE = 30.0
 PROGRESS_DEADLINE = 300.0
 #: Streams (stats, events, image progress) may be silent for a long time.
 STREAM_TIMEOUT = httpx.Timeout(connect=5.0, read=None, write=60.0, pool=60.0)
-HEADERS = {"User-Agent": f"rightsize/{__version__}"}
+HEADERS = {"User-Agent": USER_AGENT}
 
 JSONDict = dict[str, Any]
 Filters = Mapping[str, list[str]]
