@@ -871,6 +871,7 @@ def collect_prometheus(
     timeout: float = DEFAULT_TIMEOUT,
     transport: httpx.BaseTransport | None = None,
     on_batch: Callable[[PrometheusSummary], None] | None = None,
+    host_label: str = "instance",
 ) -> PrometheusSummary:
     """Copy the window ``[since, until]`` (Unix seconds; ``until`` defaults to now) into ``store``.
 
@@ -891,6 +892,9 @@ def collect_prometheus(
     ``job="kubelet", metrics_path="/metrics/cadvisor"``.
     ``max_points``: cap on series x steps per range query (batch size).
     Each batch is committed on its own, so an interrupted copy keeps what it read.
+    Plain Docker containers of a standalone cAdvisor are read too (see
+    :mod:`rightsize.sources.cadvisor`; ``host_label`` names their host), unless a
+    namespace, pod or workload filter is given.
     """
     t0 = time.monotonic()
     end = time.time() if until is None else float(until)
@@ -959,16 +963,25 @@ def collect_prometheus(
         keys = sorted({k for k in map(_key, found) if all(k) and k[2] != "POD"})
         if pod_set is not None:
             keys = [k for k in keys if (k[0], k[1]) in pod_set]
-        if not keys:
+        # --- issue 16 hook: plain Docker containers (standalone cAdvisor), sources/cadvisor.py
+        from rightsize.sources import cadvisor as docker_fleet
+
+        docker = (
+            docker_fleet.discover(api, selector.strip().strip(","), since, end, host_label)
+            if ns_filter is None
+            else []
+        )
+        # --- end hook
+        if not keys and not docker:
             scope = f" in namespaces {', '.join(sorted(ns_filter))}" if ns_filter else ""
             raise RuntimeFailure(
                 f"Prometheus at {api.url} has no cAdvisor container series ({MEMORY}, {CPU})"
                 f"{scope} between {_utc(since)} and {_utc(end)} UTC: does it scrape the "
-                "kubelet's /metrics/cadvisor?"
+                "kubelet's /metrics/cadvisor, or cAdvisor on the Docker hosts?"
             )
         # 2. raw or aggregated, and the grid
         if auto:
-            fixed = choose_resolution(len(keys), window, points_budget, step=step)
+            fixed = choose_resolution(len(keys) + len(docker), window, points_budget, step=step)
         res = fixed
         grid_step = res if res is not None else (float(step) if step else choose_step(window))
         if res is None:
@@ -982,6 +995,13 @@ def collect_prometheus(
         summary.start, summary.step = start, grid_step
         summary.mode = "raw" if res is None else "aggregate"
         summary.cpu_signal = cpu_signal if res is not None else "mean"
+        # --- issue 16 hook: the Docker containers, after the Kubernetes ones (or alone)
+        plan = docker_fleet.Plan(start, end, grid_step, npoints, res, cpu_signal, peak_step,
+                                 max_points, lookback, selector.strip().strip(","), host_label)
+        if not keys:
+            docker_fleet.collect(api, store, docker, plan, summary, on_batch)
+            return summary
+        # --- end hook
         # 3. kube-state-metrics: owners, declared values, nodes, OOM kills
         meta = _read_meta(api, ns, cadvisor, lookback, end, summary)
         if wanted_workloads is not None:
@@ -1053,6 +1073,7 @@ def collect_prometheus(
         events = _oom_events(api, meta, with_data, cadvisor, start, end, grid_step, node_of)
         store.write(events=events)
         summary.events = len(events)
+        docker_fleet.collect(api, store, docker, plan, summary, on_batch)  # issue 16 hook
     finally:
         summary.queries, summary.bytes = api.queries, api.bytes
         summary.seconds = time.monotonic() - t0

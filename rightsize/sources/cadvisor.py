@@ -1,0 +1,512 @@
+"""Plain Docker containers from cAdvisor series in Prometheus or VictoriaMetrics (issue 16).
+
+A standalone cAdvisor (``gcr.io/cadvisor/cadvisor`` on each Docker host,
+scraped by Prometheus, VictoriaMetrics, Thanos or Mimir) exports no
+``namespace``/``pod``/``container`` labels, so the Kubernetes path of
+:mod:`rightsize.sources.prometheus` finds nothing. This module reads those
+series by cAdvisor's own Docker labels; ``collect_prometheus`` calls
+:func:`discover` and :func:`collect` through a small hook, so one call reads a
+Kubernetes cluster, a Docker fleet, or both.
+
+- **identity**: a container is one (``host_label``, ``id``) pair: the host is
+  the ``instance`` label (or another ``host_label``), ``id`` is the cgroup
+  (``/docker/<id>``, ``/system.slice/docker-<id>.scope``; the 64-hex id is
+  the stored container id), ``name`` and ``image`` are cAdvisor's labels.
+  ``container_label_*`` are the Docker labels, sanitised by Prometheus
+  (``com.docker.compose.service`` → ``container_label_com_docker_compose_service``):
+  the labels the analysis groups by (Compose, cri-dockerd's ``io.kubernetes.*``)
+  are given back their dotted names, others keep the sanitised one. So a Compose
+  service on two hosts is one workload with two containers. ``container_env_*``
+  is never read. Series with a ``pod`` label (the kubelet's cAdvisor) are left
+  to the Kubernetes path.
+- **declared**: ``cpu_limit`` = ``container_spec_cpu_quota / container_spec_cpu_period``;
+  ``cpu_request`` from ``container_spec_cpu_shares`` (/1024, or the kubelet's
+  reverse mapping for ``io.kubernetes.*`` containers); the kernel defaults
+  (1,024 shares on cgroup v1, 2,597 = cAdvisor's reading of ``cpu.weight`` 100
+  on v2) and ≤ 2 mean no request; ``memory_limit``/``memory_request`` from
+  ``container_spec_memory_limit_bytes``/``_reservation_limit_bytes`` (0 or ≥ 2^62
+  = unlimited).
+- **usage**: the same five counters as for Kubernetes, raw or aggregated at
+  ``resolution`` with the same queries (``max by (__name__, <host>, id)``).
+- **OOM kills**: increases of ``container_oom_events_total``, one ``oom_kill``
+  event each. **hosts**: ``machine_cpu_cores``/``machine_memory_bytes`` per host.
+
+Batches hold whole containers, at most ``max_points`` values per answer; the
+next batch is fetched while the current one is written, so memory is bounded
+by the batch size (two answers) plus one small record per container.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from rightsize.rows import ContainerRow, EventRow, HostRow, SampleRow
+from rightsize.sources import prometheus as prom
+from rightsize.store import Store
+
+__all__ = ["DockerContainer", "Plan", "collect", "discover", "docker_labels"]
+
+log = logging.getLogger("rightsize.prometheus")
+
+#: Series of containers cAdvisor names (Docker, containerd), not the kubelet's pod containers.
+DOCKER_MATCHERS = 'name!="", id!="", pod=""'
+SPEC_QUOTA = "container_spec_cpu_quota"
+SPEC_PERIOD = "container_spec_cpu_period"
+SPEC_SHARES = "container_spec_cpu_shares"
+SPEC_MEMORY = "container_spec_memory_limit_bytes"
+SPEC_RESERVATION = "container_spec_memory_reservation_limit_bytes"
+#: cpu.shares that mean "not set": the v1 default, and cAdvisor's reading of weight 100 on v2.
+DEFAULT_SHARES = (1024, 2597)
+#: Memory limits at or above this are "unlimited" (v1 reports 2^63 - 4096).
+UNLIMITED_BYTES = 2**62
+_LABEL_PREFIX = "container_label_"
+#: Docker labels the analysis reads, by their Prometheus-sanitised name.
+_KNOWN_LABELS = {
+    re.sub(r"[^a-zA-Z0-9_]", "_", name): name
+    for name in (
+        "com.docker.compose.project",
+        "com.docker.compose.service",
+        "com.docker.compose.container-number",
+        "com.docker.compose.oneoff",
+        "com.docker.compose.version",
+        "com.docker.stack.namespace",
+        "com.docker.swarm.service.name",
+        "io.kubernetes.pod.name",
+        "io.kubernetes.pod.namespace",
+        "io.kubernetes.pod.uid",
+        "io.kubernetes.container.name",
+        "io.kubernetes.docker.type",
+        "io.kubernetes.sandbox.id",
+    )
+}
+_HEX_ID = re.compile(r"([0-9a-f]{64})(?:\.scope)?$")
+
+DockerKey = tuple[str, str]  # host label value, cgroup id
+
+
+@dataclass
+class DockerContainer:
+    """One container as cAdvisor names it."""
+
+    host: str
+    cgroup: str
+    name: str
+    image: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def container_id(self) -> str:
+        """The engine's container id when the cgroup holds one, else the cgroup path."""
+        m = _HEX_ID.search(self.cgroup)
+        return m.group(1) if m else self.cgroup
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The grid and options ``collect_prometheus`` chose, shared by both paths."""
+
+    start: float
+    end: float
+    step: float
+    npoints: int
+    resolution: float | None
+    cpu_signal: str
+    peak_step: float
+    max_points: int
+    lookback: str
+    selector: str = ""
+    host_label: str = "instance"
+
+
+def docker_labels(metric: Mapping[str, str]) -> dict[str, str]:
+    """The Docker labels of a cAdvisor series (``container_label_*``), dotted where known."""
+    out: dict[str, str] = {}
+    for key, value in metric.items():
+        if key.startswith(_LABEL_PREFIX) and value:
+            short = key[len(_LABEL_PREFIX) :]
+            out[_KNOWN_LABELS.get(short, short)] = value
+    return out
+
+
+def _selector(plan_or_selector: str, *parts: str) -> str:
+    return ", ".join(p for p in (plan_or_selector, *parts) if p)
+
+
+def _check_host_label(host_label: str) -> str:
+    if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", host_label):
+        from rightsize.errors import UsageError
+
+        raise UsageError(
+            f"invalid host label {host_label!r}: expected a Prometheus label name, e.g. instance"
+        )
+    return host_label
+
+
+def discover(
+    api: prom.PrometheusClient,
+    selector: str,
+    since: float,
+    end: float,
+    host_label: str = "instance",
+) -> list[DockerContainer]:
+    """The Docker containers with usage series in the window (two ``/api/v1/series`` calls)."""
+    hl = _check_host_label(host_label)
+    sel = _selector(DOCKER_MATCHERS, selector)
+    found: dict[DockerKey, DockerContainer] = {}
+    for metric in (prom.MEMORY, prom.CPU):
+        for m in api.series(f"{metric}{{{sel}}}", since, end):
+            if m.get("pod") or not m.get("name") or not m.get("id"):
+                continue  # the matchers again, for servers that apply them loosely
+            key = (m.get(hl, "") or "unknown-host", m.get("id", ""))
+            c = found.get(key)
+            if c is None:
+                c = found[key] = DockerContainer(key[0], key[1], m.get("name", ""), "")
+            c.image = c.image or m.get("image", "")
+            c.labels.update(docker_labels(m))
+    return [found[k] for k in sorted(found)]
+
+
+def _cpu_request(shares: float | None, labels: Mapping[str, str]) -> float | None:
+    """As ``docker/payloads.py``: shares / 1024, or the kubelet's reverse mapping."""
+    if shares is None or not math.isfinite(shares) or round(shares) in DEFAULT_SHARES:
+        return None
+    s = round(shares)
+    if labels.get("io.kubernetes.container.name"):
+        return None if s <= 2 else -(-s * 1000 // 1024) / 1000
+    return None if s <= 2 else s / 1024
+
+
+def _bytes(v: float | None) -> int | None:
+    if v is None or not math.isfinite(v) or v <= 0 or v >= UNLIMITED_BYTES:
+        return None
+    return round(v)
+
+
+def _by(plan: Plan) -> str:
+    return f"{plan.host_label}, id"
+
+
+def _key(metric: Mapping[str, str], plan: Plan) -> DockerKey:
+    return (metric.get(plan.host_label, "") or "unknown-host", metric.get("id", ""))
+
+
+def _instant_by_key(
+    api: prom.PrometheusClient, query: str, plan: Plan
+) -> dict[DockerKey, float]:
+    out: dict[DockerKey, float] = {}
+    for item in api.instant(query, plan.end):
+        try:
+            v = float(item["value"][1])
+        except (KeyError, IndexError, TypeError, ValueError):
+            continue
+        if math.isfinite(v):
+            out[_key(item.get("metric") or {}, plan)] = v
+    return out
+
+
+def _declared(
+    api: prom.PrometheusClient, plan: Plan, sel: str
+) -> dict[str, dict[DockerKey, float]]:
+    """The last value in the window of each ``container_spec_*`` metric, per container."""
+    out = {}
+    for name in (SPEC_QUOTA, SPEC_PERIOD, SPEC_SHARES, SPEC_MEMORY, SPEC_RESERVATION):
+        query = f"max by ({_by(plan)}) (last_over_time({name}{{{sel}}}[{plan.lookback}]))"
+        out[name] = _instant_by_key(api, query, plan)
+    return out
+
+
+def _host_info(api: prom.PrometheusClient, plan: Plan) -> dict[str, HostRow]:
+    """Host rows from cAdvisor's machine metrics and ``cadvisor_version_info`` (two queries)."""
+    hl = plan.host_label
+    machine: dict[str, dict[str, float]] = {}
+    names = '__name__=~"machine_cpu_cores|machine_memory_bytes"'
+    query = (
+        f"max by ({hl}, __name__) "
+        f"(last_over_time({{{_selector(names, plan.selector)}}}[{plan.lookback}]))"
+    )
+    for item in api.instant(query, plan.end):
+        m = item.get("metric") or {}
+        try:
+            machine.setdefault(m.get(hl, ""), {})[m.get("__name__", "")] = float(item["value"][1])
+        except (KeyError, IndexError, TypeError, ValueError):
+            continue
+    versions: dict[str, str] = {}
+    vsel = _selector(plan.selector)
+    for item in api.instant(
+        f"last_over_time(cadvisor_version_info{{{vsel}}}[{plan.lookback}])", plan.end
+    ):
+        m = item.get("metric") or {}
+        if m.get("dockerVersion"):
+            versions[m.get(hl, "")] = m["dockerVersion"]
+    rows = {}
+    for host in set(machine) | set(versions):
+        cap = machine.get(host, {})
+        cpu = cap.get("machine_cpu_cores", math.nan)
+        memory = cap.get("machine_memory_bytes", math.nan)
+        rows[host] = _host_row(host, cpu, memory, versions.get(host, "docker"))
+    return rows
+
+
+def _host_row(host: str, cpu: float, memory: float, engine: str) -> HostRow:
+    return HostRow(
+        host=host,
+        name=host,
+        ncpu=0 if math.isnan(cpu) else round(cpu),
+        mem_total=0 if math.isnan(memory) else round(memory),
+        engine_version=engine,
+        api_version="prometheus (cAdvisor)",
+        cgroup_version="",
+        os_type="linux",
+    )
+
+
+def _container_row(
+    c: DockerContainer, declared: Mapping[str, Mapping[DockerKey, float]]
+) -> ContainerRow:
+    key = (c.host, c.cgroup)
+    quota = declared[SPEC_QUOTA].get(key)
+    period = declared[SPEC_PERIOD].get(key) or 100_000.0
+    cpu_limit = quota / period if quota is not None and quota > 0 and period > 0 else None
+    return ContainerRow(
+        host=c.host,
+        container_id=c.container_id,
+        name=c.name,
+        image=c.image,
+        labels=dict(c.labels),
+        workload=None,
+        cpu_request=_cpu_request(declared[SPEC_SHARES].get(key), c.labels),
+        cpu_limit=cpu_limit,
+        memory_request=_bytes(declared[SPEC_RESERVATION].get(key)),
+        memory_limit=_bytes(declared[SPEC_MEMORY].get(key)),
+        cpuset_cpus=None,
+        restart_count=0,
+        oom_killed=False,
+        started_at=None,
+        os_type="linux",
+    )
+
+
+def _regex(values: Iterable[str]) -> str:
+    return prom._regex_alternation(values)
+
+
+def _batch_matchers(batch: Sequence[DockerContainer], plan: Plan) -> str:
+    hosts = {c.host for c in batch}
+    return f'{plan.host_label}=~"{_regex(hosts)}", id=~"{_regex(c.cgroup for c in batch)}"'
+
+
+def batch_query(sel: str, plan: Plan) -> str:
+    """The range query of one batch, as the Kubernetes path's but grouped by host and id."""
+    by = _by(plan)
+    res = plan.resolution
+    if res is None:
+        names = "|".join(prom.COUNTER_METRICS)
+        return f'max by (__name__, {by}) ({{__name__=~"{names}", {sel}}})'
+    counters = [prom.PERIODS, prom.THROTTLED, prom.THROTTLED_SECONDS]
+    if plan.cpu_signal == "mean":
+        counters.insert(0, prom.CPU)
+    interval = prom._open_window(res)
+    parts = [
+        f'max by (__name__, {by}) ({{__name__=~"{"|".join(counters)}", {sel}}})',
+        f"label_replace(max by ({by}) (max_over_time({prom.MEMORY}{{{sel}}}[{interval}])), "
+        f'"{prom.SIGNAL_LABEL}", "{prom.MEMORY}", "", "")',
+    ]
+    if plan.cpu_signal == "peak":
+        rate = f"irate({prom.CPU}{{{sel}}}[{prom._window(max(3 * plan.peak_step, 180.0))}])"
+        parts.append(
+            f"label_replace(max by ({by}) (max_over_time({rate}[{interval}:"
+            f'{prom._window(plan.peak_step)}])), "{prom.SIGNAL_LABEL}", "{prom.CPU_PEAK}", "", "")'
+        )
+    return " or ".join(parts)
+
+
+def sample_rows(
+    result: list[dict[str, Any]], batch: Sequence[DockerContainer], plan: Plan
+) -> Iterator[SampleRow]:
+    """One SampleRow per container and grid time, duplicate series merged with max."""
+    import numpy as np
+
+    by_key = {(c.host, c.cgroup): c for c in batch}
+    column = {name: i for i, name in enumerate(prom.SIGNALS)}
+    table: dict[DockerKey, Any] = {}
+    for series in result:
+        metric = series.get("metric") or {}
+        key = _key(metric, plan)
+        name = metric.get(prom.SIGNAL_LABEL) or metric.get("__name__", "")
+        values = series.get("values")
+        if key not in by_key or name not in column or not values:
+            continue
+        points = np.array(list(prom._series_points(values)), dtype=np.float64).reshape(-1, 2)
+        idx = np.rint((points[:, 0] - plan.start) / plan.step).astype(np.int64)
+        ok = (idx >= 0) & (idx < plan.npoints) & ~np.isnan(points[:, 1])
+        if key not in table:
+            table[key] = np.full((plan.npoints, len(prom.SIGNALS)), np.nan)
+        col = table[key][:, column[name]]
+        col[idx[ok]] = np.fmax(col[idx[ok]], points[ok, 1])
+    times = plan.start + plan.step * np.arange(plan.npoints)
+    for key in sorted(table):
+        grid = table[key]
+        usage = [column[prom.CPU], column[prom.MEMORY], column[prom.CPU_PEAK]]
+        keep = ~np.isnan(grid[:, usage]).all(axis=1)
+        if not keep.any():
+            continue
+        g = grid[keep]
+        cpu = prom._ints(g[:, column[prom.CPU]], 1e9)
+        peak = prom._floats(g[:, column[prom.CPU_PEAK]])
+        mem = prom._ints(g[:, column[prom.MEMORY]], 1.0)
+        periods = prom._ints(g[:, column[prom.PERIODS]], 1.0)
+        throttled = prom._ints(g[:, column[prom.THROTTLED]], 1.0)
+        throttled_ns = prom._ints(g[:, column[prom.THROTTLED_SECONDS]], 1e9)
+        c = by_key[key]
+        for i, t in enumerate(times[keep].tolist()):
+            yield SampleRow(
+                host=c.host,
+                container_id=c.container_id,
+                ts=t,
+                cpu_total_ns=cpu[i],
+                cpu_cores=peak[i],
+                system_cpu_ns=None,
+                online_cpus=None,
+                periods=periods[i],
+                throttled_periods=throttled[i],
+                throttled_ns=throttled_ns[i],
+                mem_usage=None,
+                mem_working_set=mem[i],
+                mem_rss=None,
+                mem_limit=None,
+                mem_failcnt=None,
+                pids=None,
+                oom_kills_total=None,
+            )
+
+
+def _batches(
+    containers: Sequence[DockerContainer], per_batch: int
+) -> Iterator[list[DockerContainer]]:
+    for i in range(0, len(containers), per_batch):
+        yield list(containers[i : i + per_batch])
+
+
+def _in_background(
+    fn: Callable[[list[DockerContainer]], list[dict[str, Any]]], batch: list[DockerContainer]
+) -> Future[list[dict[str, Any]]]:
+    """``fn(batch)`` on a daemon thread (an abandoned fetch never holds up exit)."""
+    future: Future[list[dict[str, Any]]] = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fn(batch))
+        except BaseException as exc:  # handed to the caller through the future
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="rightsize-cadvisor", daemon=True).start()
+    return future
+
+
+def _oom_events(
+    api: prom.PrometheusClient, plan: Plan, sel: str, written: Mapping[DockerKey, DockerContainer]
+) -> list[EventRow]:
+    """One ``oom_kill`` event per increase of ``container_oom_events_total``."""
+    query = (
+        f"max by ({_by(plan)}) (increase({prom.OOM_EVENTS}{{{sel}}}[{plan.lookback}])) > 0"
+    )
+    hit = [written[k] for k in sorted(_instant_by_key(api, query, plan)) if k in written]
+    events: list[EventRow] = []
+    per_batch = max(1, plan.max_points // max(1, plan.npoints))
+    for batch in _batches(hit, per_batch):
+        batch_sel = _selector(sel, _batch_matchers(batch, plan))
+        q = f"max by ({_by(plan)}) ({prom.OOM_EVENTS}{{{batch_sel}}})"
+        for series in api.range(q, plan.start, plan.end, plan.step):
+            c = written.get(_key(series.get("metric") or {}, plan))
+            if c is None:
+                continue
+            for t, n in prom._increases(series.get("values") or []):
+                events.extend(
+                    EventRow(
+                        host=c.host,
+                        container_id=c.container_id,
+                        ts=t - i * 1e-6,
+                        action="oom_kill",
+                        exit_code=None,
+                        name=c.name,
+                    )
+                    for i in range(n)
+                )
+    return events
+
+
+def collect(
+    api: prom.PrometheusClient,
+    store: Store,
+    containers: Sequence[DockerContainer],
+    plan: Plan,
+    summary: prom.PrometheusSummary,
+    on_batch: Callable[[prom.PrometheusSummary], None] | None = None,
+) -> int:
+    """Copy the Docker containers' window into ``store``; returns the containers written.
+
+    Adds to ``summary`` (containers, hosts, samples, batches, events, points).
+    """
+    if not containers:
+        return 0
+    sel = _selector(DOCKER_MATCHERS, plan.selector)
+    declared = _declared(api, plan, sel)
+    per_batch = max(1, plan.max_points // (plan.npoints * 5))
+    batches = list(_batches(containers, per_batch))
+    written: dict[DockerKey, DockerContainer] = {}
+    hosts: set[str] = set()
+    base_containers, base_hosts = summary.containers, summary.hosts
+    host_info = _host_info(api, plan)
+
+    def fetch(batch: list[DockerContainer]) -> list[dict[str, Any]]:
+        return api.range(
+            batch_query(_selector(sel, _batch_matchers(batch, plan)), plan),
+            plan.start,
+            plan.end,
+            plan.step,
+        )
+
+    pending = _in_background(fetch, batches[0])
+    try:
+        for i, batch in enumerate(batches):
+            result = pending.result()
+            if i + 1 < len(batches):
+                pending = _in_background(fetch, batches[i + 1])
+            summary.points += sum(len(s.get("values") or ()) for s in result)
+            present = {_key(s.get("metric") or {}, plan) for s in result if s.get("values")}
+            batch_written = [c for c in batch if (c.host, c.cgroup) in present]
+            new_hosts = {c.host for c in batch_written} - hosts
+            hosts |= new_hosts
+            written.update({(c.host, c.cgroup): c for c in batch_written})
+            summary.samples += store.write(
+                containers=[_container_row(c, declared) for c in batch_written],
+                hosts=[
+                    host_info.get(h) or _host_row(h, math.nan, math.nan, "docker")
+                    for h in sorted(new_hosts)
+                ],
+                samples=sample_rows(result, batch_written, plan),
+            )
+            del result
+            summary.batches += 1
+            summary.containers = base_containers + len(written)
+            summary.hosts = base_hosts + len(hosts)
+            summary.queries, summary.bytes = api.queries, api.bytes
+            if on_batch is not None:
+                on_batch(summary)
+            log.info("docker batch %d: %d containers, %d samples so far",
+                     i + 1, len(batch), summary.samples)
+    finally:
+        pending.cancel()
+    events = _oom_events(api, plan, sel, written)
+    store.write(events=events)
+    summary.events += len(events)
+    return len(written)
