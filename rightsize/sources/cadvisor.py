@@ -51,7 +51,15 @@ from rightsize.rows import ContainerRow, EventRow, HostRow, SampleRow
 from rightsize.sources import prometheus as prom
 from rightsize.store import Store
 
-__all__ = ["DockerContainer", "Plan", "collect", "discover", "docker_labels"]
+__all__ = [
+    "Batch",
+    "DockerContainer",
+    "Plan",
+    "collect",
+    "discover",
+    "docker_labels",
+    "plan_batches",
+]
 
 log = logging.getLogger("rightsize.prometheus")
 
@@ -297,9 +305,69 @@ def _regex(values: Iterable[str]) -> str:
     return prom._regex_alternation(values)
 
 
-def _batch_matchers(batch: Sequence[DockerContainer], plan: Plan) -> str:
-    hosts = {c.host for c in batch}
-    return f'{plan.host_label}=~"{_regex(hosts)}", id=~"{_regex(c.cgroup for c in batch)}"'
+#: Bytes of host and id matchers in one batch query (VictoriaMetrics refuses queries over
+#: 16 KiB by default, ``-search.maxQueryLen``; an aggregated query repeats its selector 3 times).
+MAX_MATCHER_BYTES = 4_000
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Containers read by one range query: whole hosts, or part of one host by id."""
+
+    containers: tuple[DockerContainer, ...]
+    hosts: tuple[str, ...]
+    by_id: bool
+
+
+def _host_value(host: str) -> str:
+    return "" if host == "unknown-host" else host
+
+
+def _batch_matchers(batch: Batch, plan: Plan) -> str:
+    hosts = f'{plan.host_label}=~"{_regex(_host_value(h) for h in batch.hosts)}"'
+    if not batch.by_id:
+        return hosts
+    return f'{hosts}, id=~"{_regex(c.cgroup for c in batch.containers)}"'
+
+
+def plan_batches(
+    containers: Sequence[DockerContainer], per_batch: int, max_bytes: int = MAX_MATCHER_BYTES
+) -> Iterator[Batch]:
+    """Batches of at most ``per_batch`` containers and ``max_bytes`` of matchers.
+
+    Whole hosts are selected by the host label alone (short queries whatever
+    the number of containers); a host with more containers than a batch takes
+    is split by an ``id`` regex.
+    """
+    by_host: dict[str, list[DockerContainer]] = {}
+    for c in containers:
+        by_host.setdefault(c.host, []).append(c)
+    group: list[DockerContainer] = []
+    hosts: list[str] = []
+    size = 0
+    for host in sorted(by_host):
+        members = by_host[host]
+        cost = len(_regex([_host_value(host)])) + 1
+        if group and (len(group) + len(members) > per_batch or size + cost > max_bytes):
+            yield Batch(tuple(group), tuple(hosts), False)
+            group, hosts, size = [], [], 0
+        if len(members) <= per_batch:
+            group.extend(members)
+            hosts.append(host)
+            size += cost
+            continue
+        chunk: list[DockerContainer] = []
+        used = cost
+        for c in members:  # one host too large for a batch: split it by id
+            c_cost = len(_regex([c.cgroup])) + 1
+            if chunk and (len(chunk) >= per_batch or used + c_cost > max_bytes):
+                yield Batch(tuple(chunk), (host,), True)
+                chunk, used = [], cost
+            chunk.append(c)
+            used += c_cost
+        yield Batch(tuple(chunk), (host,), True)
+    if group:
+        yield Batch(tuple(group), tuple(hosts), False)
 
 
 def batch_query(sel: str, plan: Plan) -> str:
@@ -387,15 +455,8 @@ def sample_rows(
             )
 
 
-def _batches(
-    containers: Sequence[DockerContainer], per_batch: int
-) -> Iterator[list[DockerContainer]]:
-    for i in range(0, len(containers), per_batch):
-        yield list(containers[i : i + per_batch])
-
-
 def _in_background(
-    fn: Callable[[list[DockerContainer]], list[dict[str, Any]]], batch: list[DockerContainer]
+    fn: Callable[[Batch], list[dict[str, Any]]], batch: Batch
 ) -> Future[list[dict[str, Any]]]:
     """``fn(batch)`` on a daemon thread (an abandoned fetch never holds up exit)."""
     future: Future[list[dict[str, Any]]] = Future()
@@ -422,7 +483,7 @@ def _oom_events(
     hit = [written[k] for k in sorted(_instant_by_key(api, query, plan)) if k in written]
     events: list[EventRow] = []
     per_batch = max(1, plan.max_points // max(1, plan.npoints))
-    for batch in _batches(hit, per_batch):
+    for batch in plan_batches(hit, per_batch):
         batch_sel = _selector(sel, _batch_matchers(batch, plan))
         q = f"max by ({_by(plan)}) ({prom.OOM_EVENTS}{{{batch_sel}}})"
         for series in api.range(q, plan.start, plan.end, plan.step):
@@ -461,13 +522,13 @@ def collect(
     sel = _selector(DOCKER_MATCHERS, plan.selector)
     declared = _declared(api, plan, sel)
     per_batch = max(1, plan.max_points // (plan.npoints * 5))
-    batches = list(_batches(containers, per_batch))
+    batches = list(plan_batches(containers, per_batch))
     written: dict[DockerKey, DockerContainer] = {}
     hosts: set[str] = set()
     base_containers, base_hosts = summary.containers, summary.hosts
     host_info = _host_info(api, plan)
 
-    def fetch(batch: list[DockerContainer]) -> list[dict[str, Any]]:
+    def fetch(batch: Batch) -> list[dict[str, Any]]:
         return api.range(
             batch_query(_selector(sel, _batch_matchers(batch, plan)), plan),
             plan.start,
@@ -483,7 +544,7 @@ def collect(
                 pending = _in_background(fetch, batches[i + 1])
             summary.points += sum(len(s.get("values") or ()) for s in result)
             present = {_key(s.get("metric") or {}, plan) for s in result if s.get("values")}
-            batch_written = [c for c in batch if (c.host, c.cgroup) in present]
+            batch_written = [c for c in batch.containers if (c.host, c.cgroup) in present]
             new_hosts = {c.host for c in batch_written} - hosts
             hosts |= new_hosts
             written.update({(c.host, c.cgroup): c for c in batch_written})
@@ -503,7 +564,7 @@ def collect(
             if on_batch is not None:
                 on_batch(summary)
             log.info("docker batch %d: %d containers, %d samples so far",
-                     i + 1, len(batch), summary.samples)
+                     i + 1, len(batch.containers), summary.samples)
     finally:
         pending.cancel()
     events = _oom_events(api, plan, sel, written)
