@@ -2,7 +2,12 @@
 
 - Kubernetes (kubelet CRI labels, cri-dockerd, Prometheus, kubelet sources):
   the container's ``resources`` YAML, ``kubectl set resources`` and
-  ``kubectl patch`` (strategic merge; ``--subresource resize`` for a bare pod).
+  ``kubectl patch`` (strategic merge; ``--subresource resize`` for a bare pod),
+  and for the pods of a controller ``kubectl patch pod … --subresource resize``
+  (in-place resize, GA in Kubernetes 1.35), saying when a restart would still
+  happen: a memory limit decrease (refused in place under the default
+  ``NotRequired`` policy before 1.35, applied only below the usage in 1.35) or a
+  ``resizePolicy`` of ``RestartContainer``.
   ``kubectl set resources`` cannot delete a limit (``cpu=0`` writes ``"0"``),
   so dropping a CPU limit is left to the ``kubectl patch`` (``"cpu": null``).
 - Docker Compose (``com.docker.compose.*`` labels): the service's keys that
@@ -10,8 +15,8 @@
   ``deploy.resources.reservations.memory``, the ``cpu_shares`` service key;
   ``reservations.cpus`` is Swarm-only and ignored, so the CPU request is
   ``cpu_shares``), and ``docker update`` for the running containers.
-- Plain Docker: ``docker update`` (live) and the ``docker run`` flags to
-  recreate the container with.
+- Plain Docker: ``docker update`` (applies live, no restart) and the
+  ``docker run`` flags to recreate the container with.
 
 Values are the recommendation in each tool's own units: Kubernetes quantities
 (``250m``, ``96Mi``), ``docker`` flags (``--cpus 0.25``, ``--memory 96m``; the
@@ -237,6 +242,71 @@ def _kubectl_patch(w: WorkloadResult, rec: Recommendation) -> str:
     return " ".join(words)
 
 
+#: Pods the in-place resize snippet names (one command each); the rest are counted.
+MAX_RESIZE_PODS = 20
+
+
+def _pods(w: WorkloadResult) -> list[str]:
+    """The pod names of a Kubernetes workload's containers (Prometheus, kubelet, cri-dockerd)."""
+    pods = set()
+    for name in w.container_names:
+        if "/" in name:  # Prometheus and kubelet sources: pod/container
+            pods.add(name.split("/", 1)[0])
+        elif name.startswith("k8s_") and name.count("_") >= 3:  # k8s_<container>_<pod>_<ns>_…
+            pods.add(name.split("_")[2])
+    if not pods and w.labels.get(K8S_POD):
+        pods.add(w.labels[K8S_POD])
+    return sorted(p for p in pods if p)
+
+
+def _resize_notes(rec: Recommendation, declared: Declared) -> list[str]:
+    """When an in-place resize would still restart the container (values only, no names)."""
+    notes = [
+        "# in-place resize of the running pods (Kubernetes 1.33+, GA in 1.35); the owner's",
+        "# template (kubectl patch above) keeps the values for new pods. No restart with",
+        "# resizePolicy NotRequired (the default), except:",
+    ]
+    old, new = declared.memory_limit, rec.memory_limit
+    if old is not None and new is not None and new < old:
+        notes += [
+            f"# - this lowers the memory limit ({k8s_memory(old)} -> {k8s_memory(new)}): "
+            "under NotRequired 1.33-1.34",
+            "#   refuse it in place (recreate the pod: a restart) and 1.35 applies it only",
+            "#   while usage is below the new limit (else the resize stays in progress)",
+        ]
+    notes.append(
+        "# - a resource whose resizePolicy is RestartContainer restarts the container"
+    )
+    return notes
+
+
+def _kubectl_resize(w: WorkloadResult, rec: Recommendation) -> str:
+    """``kubectl patch pod <pod> --subresource resize`` for each running pod of the workload."""
+    namespace = _k8s_target(w)[0]
+    requests, limits = _k8s_values(rec)
+    resources: dict[str, Any] = {}
+    if requests:
+        resources["requests"] = requests
+    lim: dict[str, str | None] = dict(limits)
+    if _drops_cpu_limit(rec, w.declared):
+        lim["cpu"] = None
+    if lim:
+        resources["limits"] = lim
+    body = {"spec": {"containers": [{"name": container_name(w), "resources": resources}]}}
+    patch = shlex.quote(json.dumps(body, separators=(",", ":"), ensure_ascii=True))
+    lines = _resize_notes(rec, w.declared)
+    pods = _pods(w) or ["POD"]
+    for pod in pods[:MAX_RESIZE_PODS]:
+        target = ["--", shlex.quote(pod)] if pod.startswith("-") else [shlex.quote(pod)]
+        words = ["kubectl", *_ns_words(namespace), "patch", "pod"]
+        options = ["--subresource", "resize", "--type", "strategic", "-p", patch]
+        words += [*options, *target] if pod.startswith("-") else [*target, *options]
+        lines.append(" ".join(words))
+    if len(pods) > MAX_RESIZE_PODS:
+        lines.append(f"# ... and {len(pods) - MAX_RESIZE_PODS} more pods, the same way")
+    return "\n".join(lines)
+
+
 def _kubectl_set_resources(w: WorkloadResult, rec: Recommendation) -> str:
     namespace, kind, owner = _k8s_target(w)
     requests, limits = _k8s_values(rec)
@@ -284,6 +354,7 @@ def _targets(names: list[str]) -> str:
 
 def _docker_update(names: list[str], rec: Recommendation, declared: Declared) -> str:
     body = " \\\n  ".join(["docker update", *_docker_flags(rec), _targets(names)])
+    body = "# docker update applies to the running containers at once: no restart\n" + body
     if _drops_cpu_limit(rec, declared):
         body = "# no CPU limit recommended: recreate the container without --cpus\n" + body
     return body
@@ -340,6 +411,9 @@ def fixes_for(w: WorkloadResult) -> Fixes | None:
             ("kubectl set resources", _kubectl_set_resources(w, rec)),
             ("kubectl patch", _kubectl_patch(w, rec)),
         )
+        if _k8s_target(w)[1] != "pod":  # a bare pod's kubectl patch is the resize already
+            snippets += (("kubectl patch pod --subresource resize (running pods, in place)",
+                          _kubectl_resize(w, rec)),)
     elif platform == "compose":
         snippets = (
             ("Compose service", _compose(name, rec, w.declared)),

@@ -220,3 +220,83 @@ def test_lower_bound_fixes_only_raise_what_they_name(lab: AnalysisResult) -> Non
     w = dataclasses.replace(as_platform(grower, COMPOSE, "blog/web"), declared=DECL)
     doc = check_compose(fixes(w).get("Compose service"))
     assert doc["services"]["web"] == {"deploy": {"resources": {"limits": {"memory": "196m"}}}}
+
+
+# ---------------------------------------------------------------- in-place resize (issue 16)
+
+RESIZE = "kubectl patch pod --subresource resize"
+
+
+def _resize_workload(lab: AnalysisResult, pods: list[str],
+                     rec: Recommendation = REC) -> WorkloadResult:
+    w = k8s_workload(lab, rec)
+    return dataclasses.replace(w, container_names=tuple(f"{p}/app" for p in pods))
+
+
+def _commands(text: str) -> list[list[str]]:
+    return [shlex.split(line) for line in text.splitlines() if not line.startswith("#")]
+
+
+def test_resize_patches_each_running_pod_in_place(lab: AnalysisResult, tmp_path: Path) -> None:
+    pods = ["web-7d4b9c8f6d-x2x9z", "web-7d4b9c8f6d-k8s7q"]
+    text = fixes(_resize_workload(lab, pods)).get(RESIZE)
+    commands = _commands(text)
+    assert [c[:6] for c in commands] == [
+        ["kubectl", "-n", "shop", "patch", "pod", p] for p in sorted(pods)
+    ]
+    for c in commands:
+        assert c[6:10] == ["--subresource", "resize", "--type", "strategic"]
+        body = json.loads(c[c.index("-p") + 1])
+        assert body == {"spec": {"containers": [{"name": "app", "resources": {
+            "requests": {"cpu": "150m", "memory": "384Mi"},
+            "limits": {"cpu": None, "memory": "384Mi"}}}]}}  # fmt: skip
+    # 512Mi -> 384Mi: the restart a memory limit decrease may still take is named
+    assert "lowers the memory limit (512Mi -> 384Mi)" in text
+    assert "RestartContainer restarts the container" in text
+    if KUBECTL is not None:  # the patch applies to a Pod (offline; --local has no subresource)
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": pods[0]},
+               "spec": {"containers": [{"name": "app", "image": "nginx", "resources": {
+                   "requests": {"cpu": "250m", "memory": "256Mi"},
+                   "limits": {"cpu": "500m", "memory": "512Mi"}}}]}}  # fmt: skip
+        path = tmp_path / "pod.yaml"
+        path.write_text(yaml.safe_dump(pod))
+        patch = commands[0][commands[0].index("-p") + 1]
+        out = subprocess.run([KUBECTL, "patch", "--local", "-f", str(path), "--type",
+                              "strategic", "-p", patch, "-o", "json"],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        got = json.loads(out.stdout)["spec"]["containers"][0]["resources"]
+        assert got == {"requests": {"cpu": "150m", "memory": "384Mi"},
+                       "limits": {"memory": "384Mi"}}  # fmt: skip
+
+
+def test_resize_without_a_memory_decrease_names_only_the_policy(lab: AnalysisResult) -> None:
+    up = Recommendation(0.3, None, 600 * Mi, 600 * Mi, 0.9)
+    text = fixes(_resize_workload(lab, ["web-7d4b9c8f6d-x2x9z"], up)).get(RESIZE)
+    assert "lowers the memory limit" not in text
+    assert "RestartContainer" in text and len(_commands(text)) == 1
+
+
+def test_resize_names_untrusted_pods_safely_and_caps_the_list(lab: AnalysisResult) -> None:
+    text = fixes(_resize_workload(lab, ["-rf", "a'b"])).get(RESIZE)
+    by_pod = {c[-1] if c[-2] == "--" else c[5]: c for c in _commands(text)}
+    assert set(by_pod) == {"-rf", "a'b"} and by_pod["-rf"][-2] == "--"
+    many = fixes(_resize_workload(lab, [f"web-7d4b9c8f6d-{i:05d}" for i in range(25)]))
+    assert len(_commands(many.get(RESIZE))) == 20
+    assert "and 5 more pods" in many.get(RESIZE)
+
+
+def test_resize_from_cri_dockerd_names_and_bare_pods(lab: AnalysisResult) -> None:
+    w = dataclasses.replace(k8s_workload(lab), container_names=(
+        "k8s_app_web-7d4b9c8f6d-x2x9z_shop_0b1c_0",))  # fmt: skip
+    assert _commands(fixes(w).get(RESIZE))[0][5] == "web-7d4b9c8f6d-x2x9z"
+    bare = as_platform(lab["lab-idle"], {**K8S, "io.kubernetes.pod.name": "debug"},
+                       "shop/debug/app")  # fmt: skip
+    bare = dataclasses.replace(bare, recommendation=REC, declared=DECL)
+    f = fixes(bare)
+    assert f.get(RESIZE) == "" and "--subresource resize" in f.get("kubectl patch")
+
+
+def test_docker_update_says_it_applies_live(lab: AnalysisResult) -> None:
+    assert "applies to the running containers at once: no restart" in fixes(
+        lab["lab-idle"]).get("docker update")  # fmt: skip
