@@ -37,6 +37,11 @@ from rightsize.sources.manifests.compose import (
 from rightsize.sources.manifests.discovery import Found, discover
 from rightsize.sources.manifests.kubernetes import KUBERNETES_KINDS, kubernetes_document
 from rightsize.sources.manifests.kustomize import render
+from rightsize.sources.manifests.limits import (
+    ContainerDefaults,
+    apply_limit_ranges,
+    limit_range_defaults,
+)
 from rightsize.sources.manifests.matching import ManifestMatch, apply_manifests, match_manifests
 from rightsize.sources.manifests.workload import Doc, FileNotes, ManifestWorkload, Role
 from rightsize.sources.manifests.yamlload import (
@@ -79,6 +84,7 @@ class _Reading:
         self.unreadable: list[str] = []
         self.other_documents = 0
         self.renderers: Counter[str] = Counter()
+        self.limit_ranges: list[ContainerDefaults] = []
 
     def add(self, mw: ManifestWorkload) -> None:
         if mw.workload in self.found:
@@ -98,6 +104,11 @@ class _Reading:
         if not isinstance(obj.get("kind"), str):
             self.other_documents += 1
             return
+        if obj.get("kind") == "LimitRange":  # container defaults, see limits.py
+            lr = limit_range_defaults(doc, obj)
+            if lr is not None:
+                self.limit_ranges.append(lr)
+                return
         for mw in kubernetes_document(doc, obj, self.skipped_kinds):
             self.add(mw)
 
@@ -188,4 +199,4 @@ def load_manifests(paths: Sequence[Path]) -> list[ManifestWorkload]:
                         svc.source, svc.line, name, reading.found[name].where)
         reading.found[name] = svc.workload()
     reading.summary()
-    return list(reading.found.values())
+    return apply_limit_ranges(reading.found.values(), reading.limit_ranges)

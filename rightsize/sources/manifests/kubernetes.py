@@ -134,6 +134,16 @@ def _declared(doc: Doc, container: Mapping[str, Any], context: str) -> Declared:
     )
 
 
+def _running(spec: Mapping[str, Any]) -> int:
+    """Containers that run together: ``containers`` and native sidecars."""
+    containers = spec.get("containers")
+    inits = spec.get("initContainers")
+    n = len(containers) if isinstance(containers, list) else 0
+    if isinstance(inits, list):
+        n += sum(1 for c in inits if isinstance(c, Mapping) and c.get("restartPolicy") == "Always")
+    return n
+
+
 def _object(doc: Doc, obj: Mapping[str, Any], skipped: Counter[str]) -> Iterator[ManifestWorkload]:
     kind = obj.get("kind")
     if not isinstance(kind, str):
@@ -164,6 +174,11 @@ def _object(doc: Doc, obj: Mapping[str, Any], skipped: Counter[str]) -> Iterator
         if not isinstance(nxt, Mapping):
             raise doc.error(line_of(spec, step), f"{kind} {name}: {step} is not a mapping")
         spec = nxt
+    # pod-level resources (1.34+) and how many containers share them; see limits.py
+    from rightsize.sources.manifests.limits import with_pod_level
+
+    pod = _declared(doc, spec, f"{kind} {name} pod") if spec.get("resources") else None
+    running = _running(spec)
     for list_name in ("initContainers", "containers"):
         entries = spec.get(list_name)
         if entries is None:
@@ -188,7 +203,9 @@ def _object(doc: Doc, obj: Mapping[str, Any], skipped: Counter[str]) -> Iterator
                 owner=name,
                 container=cname,
                 role=role,
-                declared=_declared(doc, entry, context),
+                declared=(_declared(doc, entry, context) if pod is None else
+                          with_pod_level(_declared(doc, entry, context), pod, running)),
+                pod_declared=pod,
                 source=getattr(entry, "source", None) or doc.path,
                 line=line,
                 document=doc.document,

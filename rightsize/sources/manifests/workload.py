@@ -44,6 +44,8 @@ class ManifestWorkload:
     list_name: str | None = None
     index: int | None = None
     namespace_explicit: bool = False
+    #: the pod's own ``spec.resources`` (pod-level resources, Kubernetes 1.34+), if any
+    pod_declared: Declared | None = None
 
     @property
     def is_kubernetes(self) -> bool:
