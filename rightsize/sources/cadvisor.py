@@ -164,20 +164,20 @@ def discover(
     end: float,
     host_label: str = "instance",
 ) -> list[DockerContainer]:
-    """The Docker containers with usage series in the window (two ``/api/v1/series`` calls)."""
+    """The Docker containers with usage series in the window (one ``/api/v1/series`` call)."""
     hl = _check_host_label(host_label)
-    sel = _selector(DOCKER_MATCHERS, selector)
+    names = f'__name__=~"{prom.MEMORY}|{prom.CPU}"'
+    sel = _selector(names, DOCKER_MATCHERS, selector)
     found: dict[DockerKey, DockerContainer] = {}
-    for metric in (prom.MEMORY, prom.CPU):
-        for m in api.series(f"{metric}{{{sel}}}", since, end):
-            if m.get("pod") or not m.get("name") or not m.get("id"):
-                continue  # the matchers again, for servers that apply them loosely
-            key = (m.get(hl, "") or "unknown-host", m.get("id", ""))
-            c = found.get(key)
-            if c is None:
-                c = found[key] = DockerContainer(key[0], key[1], m.get("name", ""), "")
-            c.image = c.image or m.get("image", "")
-            c.labels.update(docker_labels(m))
+    for m in api.series(f"{{{sel}}}", since, end):
+        if m.get("pod") or not m.get("name") or not m.get("id"):
+            continue  # the matchers again, for servers that apply them loosely
+        key = (m.get(hl, "") or "unknown-host", m.get("id", ""))
+        c = found.get(key)
+        if c is None:
+            c = found[key] = DockerContainer(key[0], key[1], m.get("name", ""), "")
+        c.image = c.image or m.get("image", "")
+        c.labels.update(docker_labels(m))
     return [found[k] for k in sorted(found)]
 
 
