@@ -56,67 +56,56 @@ class Measure:
 
 @dataclass(frozen=True)
 class FindingKind:
-    """One kind of finding and everything the layers need to know about it."""
+    """One kind of finding and everything the layers need to know about it.
+
+    ``checks``: the resources of its JUnit test cases (one ``kind/resource``
+    case each); ``declaration``: about what is declared, so meaningful however
+    little usage data there is; ``measure``: how the gate compares it.
+    """
 
     name: str
     title: str
     action: str
-    #: the resources of its JUnit test cases (one ``kind/resource`` case each)
     checks: tuple[Resource, ...] = ()
-    #: about what is declared: meaningful however little usage data there is
     declaration: bool = False
     measure: Measure | None = None
 
 
+_BOTH: tuple[Resource, ...] = ("cpu", "memory")
+#: kind → (the report's title, the generic action, the JUnit checks' resources)
+_TABLE: dict[str, tuple[str, str, tuple[Resource, ...]]] = {
+    "oom_killed": ("Killed for running out of memory",
+                   "Raise the memory limit; collect more history for a recommended value.",
+                   ("memory",)),
+    "oom_risk": ("Running close to its memory limit",
+                 "Raise the memory limit before it turns into OOM kills.", ("memory",)),
+    "cpu_throttled": ("CPU throttled by its limit",
+                      "Raise or drop the CPU limit; set the request from real use.", ("cpu",)),
+    "under_request": ("Uses more than it requests",
+                      "Raise the request so the scheduler reserves what it really uses.", _BOTH),
+    "over_request": ("Requests far more than it uses",
+                     "Lower the request: the reserved capacity sits idle.", _BOTH),
+    "no_limit": ("No limit declared",
+                 "Set a limit so one container cannot exhaust the host.", _BOTH),
+    "no_request": ("No request declared",
+                   "Set a request so the scheduler knows what to reserve.", _BOTH),
+    "insufficient_data": ("Not enough history yet",
+                          "Collect longer before trusting the numbers (confidence is low).", ()),
+}
+#: the gate's measure of each kind that has one (any extra OOM kill is worse)
+_MEASURES: dict[str, Measure] = {
+    "oom_killed": Measure("kills", unit="count", what=" OOM kills"),
+    "oom_risk": Measure("peak_ratio", abs_tol=0.02, unit="share",
+                        what=" of the memory limit at peak"),
+    "cpu_throttled": Measure("share", abs_tol=0.02, unit="share", what=" of CFS periods throttled"),
+    "under_request": Measure("ratio", rel_tol=0.10, unit="ratio", what=" the request"),
+    "over_request": Measure("idle", rel_tol=0.10, unit="amount", what=" idle"),
+}
+_DECLARATION = frozenset({"no_limit", "no_request"})
+
 KINDS: Mapping[str, FindingKind] = {
-    k.name: k
-    for k in (
-        FindingKind(
-            "oom_killed", "Killed for running out of memory",
-            "Raise the memory limit; collect more history for a recommended value.",
-            ("memory",), measure=Measure("kills", unit="count", what=" OOM kills"),
-        ),
-        FindingKind(
-            "oom_risk", "Running close to its memory limit",
-            "Raise the memory limit before it turns into OOM kills.",
-            ("memory",),
-            measure=Measure("peak_ratio", abs_tol=0.02, unit="share",
-                            what=" of the memory limit at peak"),
-        ),
-        FindingKind(
-            "cpu_throttled", "CPU throttled by its limit",
-            "Raise or drop the CPU limit; set the request from real use.",
-            ("cpu",),
-            measure=Measure("share", abs_tol=0.02, unit="share",
-                            what=" of CFS periods throttled"),
-        ),
-        FindingKind(
-            "under_request", "Uses more than it requests",
-            "Raise the request so the scheduler reserves what it really uses.",
-            ("cpu", "memory"),
-            measure=Measure("ratio", rel_tol=0.10, unit="ratio", what=" the request"),
-        ),
-        FindingKind(
-            "over_request", "Requests far more than it uses",
-            "Lower the request: the reserved capacity sits idle.",
-            ("cpu", "memory"),
-            measure=Measure("idle", rel_tol=0.10, unit="amount", what=" idle"),
-        ),
-        FindingKind(
-            "no_limit", "No limit declared",
-            "Set a limit so one container cannot exhaust the host.",
-            ("cpu", "memory"), declaration=True,
-        ),
-        FindingKind(
-            "no_request", "No request declared",
-            "Set a request so the scheduler knows what to reserve.",
-            ("cpu", "memory"), declaration=True,
-        ),
-        FindingKind(
-            "insufficient_data", "Not enough history yet",
-            "Collect longer before trusting the numbers (confidence is low).",
-        ),
-    )
+    name: FindingKind(name, title, action, checks, name in _DECLARATION, _MEASURES.get(name))
+    for name, (title, action, checks) in _TABLE.items()
 }
 
 #: every kind, in product.md's order

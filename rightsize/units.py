@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_UP, Decimal, localcontext
 
 from rightsize.errors import UsageError
@@ -227,3 +228,10 @@ def format_duration(seconds: float) -> str:
             parts.append(f"{s // size}{unit}")
             s %= size
     return "".join(parts[:2])
+
+
+def iso_utc(ts: float | None) -> str | None:
+    """Unix seconds → ``2026-11-27T07:00:00Z`` (None and NaN give None)."""
+    if ts is None or math.isnan(ts):
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

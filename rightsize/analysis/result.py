@@ -25,7 +25,6 @@ import math
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -50,7 +49,7 @@ from rightsize.analysis.workloads import ResourceStats, grouped_stats, workload_
 from rightsize.errors import RuntimeFailure
 from rightsize.model import SEVERITIES, Declared, Finding, Recommendation, Severity
 from rightsize.store import Dataset
-from rightsize.units import format_cpu, format_memory
+from rightsize.units import format_cpu, format_memory, iso_utc
 
 __all__ = ["SCHEMA", "AnalysisResult", "WorkloadResult", "analyze", "iso_utc"]
 
@@ -62,13 +61,6 @@ IDENTITY_LABEL_PREFIXES = ("io.kubernetes.", "annotation.", "com.docker.compose.
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-
-def iso_utc(ts: float | None) -> str | None:
-    """Unix seconds → ``2026-11-27T07:00:00Z`` (None stays None)."""
-    if ts is None or math.isnan(ts):
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, eq=False)

@@ -28,6 +28,9 @@ recommendation (:attr:`Recommendation.lower_bound`) only raises what it names.
 Container, service and workload names are untrusted: they only ever appear
 as JSON-quoted YAML scalars or JSON strings (``ensure_ascii`` leaves no line
 break or control character) or ``shlex.quote``-d shell words, never in comments.
+
+One piece: the platforms' fixes share the value formatting, the lower-bound
+rule and the quoting rules above; each platform is one section.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import rightsize
-from rightsize.errors import UsageError
+from rightsize.errors import RuntimeFailure
 
 LAB = Path(__file__).parents[1] / "fixtures" / "docker-api" / "rightsize-lab-session"
 
@@ -45,9 +45,10 @@ def test_backtest_scores_every_strategy() -> None:
     assert set(scored.summary["strategy"]) == {"rightsize", "krr-simple", "vpa"}
 
 
-def test_missing_source_is_a_usage_error(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="nope"):
+def test_missing_source_is_a_missing_store_as_in_the_cli(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeFailure, match=r"no store at .*nope") as info:
         rightsize.load(tmp_path / "nope")
+    assert info.value.exit_code == 3
 
 
 def test_membership_is_by_workload_name() -> None:
@@ -57,3 +58,60 @@ def test_membership_is_by_workload_name() -> None:
     assert "lab-idle" in result
     assert "nope" not in result
     assert result["lab-oomchild"].oom.evidence == ["events"]  # a recording has no counter
+
+
+LAB_SESSION = Path(__file__).parents[2] / "data" / "lab-session"
+LAB_MANIFESTS = Path(__file__).parents[1] / "fixtures" / "manifests" / "lab"
+
+
+def test_cli_and_api_give_the_same_document(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """One front door: ``analyze --format json`` and ``rightsize.analyze()`` agree,
+    ``source`` included, for the recorded lab session with manifests."""
+    import json
+
+    from click.testing import CliRunner
+
+    from rightsize.cli import cli
+
+    monkeypatch.chdir(tmp_path)  # no stray rightsize.toml
+    db = tmp_path / "lab.db"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--db", str(db), "import", str(LAB_SESSION)]).exit_code == 0
+    out = runner.invoke(cli, ["--db", str(db), "analyze", "--format", "json",
+                              "--manifests", str(LAB_MANIFESTS)])
+    assert out.exit_code == 0, out.output
+    from_cli = json.loads(out.stdout)
+    from_api = rightsize.analyze(LAB_SESSION, manifests=[LAB_MANIFESTS]).to_dict()
+    for doc in (from_cli, from_api):
+        doc.pop("generated_at")
+    assert from_cli["source"] == {"kind": "recording", "hosts": from_cli["source"]["hosts"]}
+    assert from_cli == json.loads(json.dumps(from_api))
+    assert {w["workload"] for w in from_api["workloads"]} >= {"lab-idle", "lab-throttled"}
+
+
+def test_run_cycles_and_report_write_the_same_report(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run``'s cycle and ``report`` go through one ``rightsize.api.report``: same
+    document, same charts."""
+    import json
+
+    from click.testing import CliRunner
+
+    from rightsize.api.schedule import RunOptions, _report
+    from rightsize.cli import cli
+    from rightsize.collect import CollectOptions
+
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "lab.db"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--db", str(db), "import", str(LAB_SESSION)]).exit_code == 0
+    assert runner.invoke(cli, ["--db", str(db), "report", "--out", "a"]).exit_code == 0
+    paths = _report(db, RunOptions(collect=CollectOptions(), out=tmp_path / "b"))
+    assert paths is not None
+    docs = [json.loads((tmp_path / d / "report.json").read_text()) for d in ("a", "b")]
+    for doc in docs:
+        doc.pop("generated_at")
+    assert docs[0] == docs[1]
+    pages = [(tmp_path / d / "latest.html").read_text() for d in ("a", "b")]
+    assert pages[0].count("<svg") == pages[1].count("<svg") > 8

@@ -34,7 +34,7 @@ class Reached(Exception):
 #: command → (arguments, the module attribute its work goes through)
 COMMANDS: dict[str, tuple[list[str], str]] = {
     "collect": (["collect", "--samples", "1"], "rightsize.progress.run_collect"),
-    "run": (["run"], "rightsize.schedule.run"),
+    "run": (["run"], "rightsize.api.run"),
     "analyze": (["analyze"], "rightsize.store.load"),
     "report": (["report"], "rightsize.store.load"),
     "check": (["check"], "rightsize.store.load"),

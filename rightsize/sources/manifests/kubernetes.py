@@ -10,16 +10,15 @@ warned about once per file. At most 2^63-1 bytes or millicores.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from rightsize.errors import UsageError
 from rightsize.model import Declared
+from rightsize.sources.manifests.limits import with_pod_level
+from rightsize.sources.manifests.quantities import quantity
 from rightsize.sources.manifests.workload import Doc, ManifestWorkload, Role, log
 from rightsize.sources.manifests.yamlload import line_of
-from rightsize.units import parse_cpu, parse_memory, parse_quantity
 
 __all__ = ["KUBERNETES_KINDS", "kubernetes_document"]
 
@@ -42,7 +41,6 @@ _DEFAULT_API_VERSION = {
     "Job": "batch/v1",
     "CronJob": "batch/v1",
 }
-_NUMBER = re.compile(r"^[+-]?[0-9.]+")
 
 
 def _name_field(doc: Doc, obj: Any, key: str, what: str) -> str | None:
@@ -53,55 +51,6 @@ def _name_field(doc: Doc, obj: Any, key: str, what: str) -> str | None:
     if not isinstance(value, str):
         raise doc.error(line_of(obj, key), f"{what} {value!r} is not a string")
     return value
-
-
-#: quantities already parsed (strictly, without a note): manifests repeat the same few
-_PARSED: dict[tuple[str, type, Any], float | int] = {}
-
-
-def _quantity(doc: Doc, parent: Any, key: str, context: str) -> float | int | None:
-    value = parent.get(key) if isinstance(parent, Mapping) else None
-    if value is None:
-        return None
-    cache_key = (key, type(value), value) if isinstance(value, str | int | float) else None
-    if cache_key is not None and (cached := _PARSED.get(cache_key)) is not None:
-        return cached
-    line = line_of(parent, key)
-    source = (getattr(parent, "key_sources", None) or {}).get(key) or getattr(
-        parent, "source", None)
-    parse = parse_cpu if key == "cpu" else parse_memory
-    parsed: float | int
-    try:
-        parsed = parse(value)
-    except UsageError:
-        try:
-            parsed = parse(value, lenient=True)
-        except UsageError as exc:  # not a quantity at all, or too large
-            raise doc.error(line, f"{context}: {exc}", source) from exc
-        doc.notes.add(key, f"{source or doc.label}:{line}", _unusual(context, key, value, parsed))
-        cache_key = None
-    if parsed < 0:
-        raise doc.error(line, f"{context}: negative {key} quantity {value!r}", source)
-    if cache_key is not None and len(_PARSED) < 100_000:
-        _PARSED[cache_key] = parsed
-    return parsed
-
-
-def _unusual(context: str, resource: str, value: Any, parsed: float) -> str:
-    """The warning for a quantity Kubernetes accepts but that is rarely meant."""
-    text = str(value)
-    number = m.group(0) if (m := _NUMBER.match(text)) else text
-    exact = parse_quantity(text).normalize()
-    if resource == "memory":
-        unit = "byte" if parsed == 1 else "bytes"
-        return (
-            f"{context}: {text} is {exact:f} bytes (m, u and n are fractions), read as "
-            f"{int(parsed)} {unit} as Kubernetes rounds up; did you mean {number}Mi?"
-        )
-    return (
-        f"{context}: {text} is {exact:f} cores ({text[len(number):]} is a byte unit or "
-        f"multiplier); did you mean {number}m?"
-    )
 
 
 def _declared(doc: Doc, container: Mapping[str, Any], context: str) -> Declared:
@@ -116,7 +65,7 @@ def _declared(doc: Doc, container: Mapping[str, Any], context: str) -> Declared:
         if block is not None and not isinstance(block, Mapping):
             raise doc.error(line_of(resources, section), f"{context}: {section} is not a mapping")
         for resource in ("cpu", "memory"):
-            values[f"{resource}_{section[:-1]}"] = _quantity(
+            values[f"{resource}_{section[:-1]}"] = quantity(
                 doc, block, resource, f"{context} {section}.{resource}"
             )
     # the API server copies a limit into a missing request (both resources)
@@ -175,8 +124,6 @@ def _object(doc: Doc, obj: Mapping[str, Any], skipped: Counter[str]) -> Iterator
             raise doc.error(line_of(spec, step), f"{kind} {name}: {step} is not a mapping")
         spec = nxt
     # pod-level resources (1.34+) and how many containers share them; see limits.py
-    from rightsize.sources.manifests.limits import with_pod_level
-
     pod = _declared(doc, spec, f"{kind} {name} pod") if spec.get("resources") else None
     running = _running(spec)
     for list_name in ("initContainers", "containers"):

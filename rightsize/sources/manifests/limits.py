@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rightsize.model import Declared
-from rightsize.sources.manifests.kubernetes import _quantity
+from rightsize.sources.manifests.quantities import quantity
 from rightsize.sources.manifests.workload import Doc, ManifestWorkload, log
 from rightsize.sources.manifests.yamlload import line_of
 
@@ -53,7 +53,7 @@ def _section(doc: Doc, item: Mapping[str, Any], key: str, context: str) -> dict[
         raise doc.error(line_of(item, key), f"{context}: {key} is not a mapping")
     out: dict[str, float] = {}
     for r in _RESOURCES:
-        v = _quantity(doc, block, r, f"{context} {key}.{r}")
+        v = quantity(doc, block, r, f"{context} {key}.{r}")
         if v is not None:
             out[r] = float(v)
     return out

@@ -1,7 +1,8 @@
-"""``rightsize run``: collect for a while, then analyze and report; ``--every`` repeats it.
+"""``run()``: collect for a while, then analyze and report; ``every`` repeats it.
 
-One cycle = collect for ``duration`` → analyze the store (the whole history,
-or ``since``) → write the report atomically → apply retention. With
+One cycle = collect for ``duration`` (Docker, the kubelet, or what is new in
+Prometheus) → :func:`rightsize.api.analyze` the store (the whole history, or
+the last ``window``) → :func:`rightsize.api.report` → apply retention. With
 ``every`` the cycles start on a monotonic clock every ``every`` seconds
 (a cycle that overruns starts the next one at once). SIGINT/SIGTERM stop
 the collection within about a second (even on a stuck engine: see
@@ -22,13 +23,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rightsize.api.analysis import Manifests, StorePath, analyze, read_prometheus
+from rightsize.api.collection import poll_kubelet
+from rightsize.api.options import Kubelet, Prometheus
+from rightsize.api.report import report
 from rightsize.collect import CollectOptions, collect
+from rightsize.config import Config
 from rightsize.errors import RuntimeFailure
-from rightsize.store import Store
+from rightsize.store import Store, default_db_path
 
 if TYPE_CHECKING:
-    from rightsize.analysis.result import AnalysisResult
     from rightsize.render.html import ReportPaths
+    from rightsize.render.model import ChartMode
 
 log = logging.getLogger("rightsize.run")
 
@@ -39,17 +45,27 @@ CollectStep = Callable[[Store, asyncio.Event], Awaitable[object]]
 
 @dataclass
 class RunOptions:
-    """A scheduled run: what to collect, where to report, what to keep."""
+    """A scheduled run: what to collect, how to analyze, where to report, what to keep.
+
+    ``prometheus`` or ``kubelet`` replace the Docker collection of ``collect``
+    (its ``interval`` and ``duration`` still apply; Prometheus is read for the
+    last ``duration``, then for what is new at each cycle). ``window``: analyze
+    only the last ``window`` seconds of samples.
+    """
 
     collect: CollectOptions
     out: Path = Path("reports")
     every: float | None = None
     keep_reports: int | None = None
     keep_samples: float | None = None
-    charts: str = "auto"
+    charts: ChartMode = "auto"
+    window: float | None = None
+    manifests: Manifests = ()
+    strategy: str | None = None
+    config: Config = field(default_factory=Config)
+    prometheus: Prometheus | None = None
+    kubelet: Kubelet | None = None
     max_cycles: int | None = None  # for tests: stop after this many cycles
-    #: Replaces the Docker collection of a cycle (a Prometheus read, kubelet polling).
-    collect_step: CollectStep | None = None
 
 
 @dataclass
@@ -61,7 +77,28 @@ class RunState:
     signal: int | None = None  # the signal that stopped the run, if any
 
 
-Analyzer = Callable[[], "AnalysisResult"]
+def _step(options: RunOptions) -> CollectStep | None:
+    """The cycle's collection when it is not the Docker one."""
+    prometheus, kubelet = options.prometheus, options.kubelet
+    if prometheus is not None:
+        last_end: list[float] = []
+
+        async def read(store: Store, _stop: asyncio.Event) -> None:
+            now = time.time()
+            since = last_end[-1] if last_end else now - (options.collect.duration or 0.0)
+            log.info("%s", read_prometheus(store, prometheus, since, now).describe())
+            last_end.append(now)
+
+        return read
+    if kubelet is not None:
+
+        async def poll(store: Store, stop: asyncio.Event) -> None:
+            stats = await poll_kubelet(store, kubelet, stop, interval=options.collect.interval,
+                                       duration=options.collect.duration)
+            log.info("%s", stats.describe())
+
+        return poll
+    return None
 
 
 def _retention(store: Store, options: RunOptions) -> None:
@@ -77,29 +114,29 @@ def _retention(store: Store, options: RunOptions) -> None:
             log.info("retention: removed %s", path)
 
 
-def _report(analyzer: Analyzer, options: RunOptions) -> ReportPaths | None:
-    from rightsize.render.html import write_report
-
+def _report(db: Path, options: RunOptions) -> ReportPaths | None:
+    since = None if options.window is None else time.time() - options.window
     try:
-        result = analyzer()
+        result = analyze(StorePath(db), manifests=options.manifests, strategy=options.strategy,
+                         config=options.config, since=since)
     except RuntimeFailure as exc:  # e.g. no samples yet: say so, keep the schedule going
         log.warning("no report this cycle: %s", exc)
         return None
-    return write_report(result, options.out, charts_mode=options.charts)  # type: ignore[arg-type]
+    return report(result, options.out, charts=options.charts, prometheus=options.prometheus)
 
 
-async def _run(store: Store, options: RunOptions, analyzer: Analyzer,
-               stop: asyncio.Event) -> RunState:
+async def _run(db: Path, store: Store, options: RunOptions, stop: asyncio.Event) -> RunState:
     from rightsize.progress import log_progress
 
     state = RunState()
     started = time.monotonic()
     on_round = log_progress(options.collect)
+    step = _step(options)
     while True:
         samples: int | None = None  # what the Docker collection of this cycle added
         try:
-            if options.collect_step is not None:
-                await options.collect_step(store, stop)
+            if step is not None:
+                await step(store, stop)
             else:
                 stats = await collect(store, options.collect, stop=stop, on_round=on_round)
                 samples = stats.samples
@@ -110,7 +147,7 @@ async def _run(store: Store, options: RunOptions, analyzer: Analyzer,
         if stop.is_set() and samples == 0:  # e.g. a stuck engine: don't hold the stop up
             log.info("stopped before this cycle collected anything: no report this cycle")
             break
-        paths = await asyncio.to_thread(_report, analyzer, options)
+        paths = await asyncio.to_thread(_report, db, options)
         state.cycles += 1
         if paths is not None:
             state.reports.append(paths.html)
@@ -131,14 +168,19 @@ async def _run(store: Store, options: RunOptions, analyzer: Analyzer,
     return state
 
 
-def run(db: Path, options: RunOptions, analyzer: Analyzer) -> RunState:
+def run(db: Path | str | None, options: RunOptions) -> RunState:
     """Run the cycles until done or signalled (see the module docstring)."""
-
     from rightsize.progress import StopSignals
+    from rightsize.sources.docker.host import resolve_host
+
+    for host in options.collect.hosts:  # validate every URL before anything is created
+        if host is not None:
+            resolve_host(host)
+    path = default_db_path() if db is None else Path(db)
 
     async def main() -> RunState:
-        with StopSignals(asyncio.Event()) as signals, Store(db) as store:
-            state = await _run(store, options, analyzer, signals.stop)
+        with StopSignals(asyncio.Event()) as signals, Store(path) as store:
+            state = await _run(path, store, options, signals.stop)
         state.signal = signals.received
         return state
 
