@@ -162,13 +162,14 @@ def _manifests(ctx: click.Context, paths: Sequence[Path]) -> list[ManifestWorklo
 
 def _analysis(ctx: click.Context, strategy: str | None, since: float | None,
               until: float | None, workload: str | None,
-              manifests: Sequence[Path] = ()) -> AnalysisResult:
+              manifests: Sequence[Path] = (), history: Path | None = None) -> AnalysisResult:
     """:func:`rightsize.api.analyze` with the command's data options and config."""
     from rightsize import api
 
     return api.analyze(api.StorePath(settings(ctx).db), manifests=_manifests(ctx, manifests),
                        prometheus=prometheus_from(ctx), strategy=strategy,
-                       config=_config(ctx), workload=workload, since=since, until=until)
+                       config=_config(ctx), workload=workload, since=since, until=until,
+                       history=history)
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -221,7 +222,7 @@ def report(ctx: click.Context, since: float | None, until: float | None, workloa
     """Write the HTML report (and report.json), update latest.html and index.html."""
     from rightsize import api
 
-    result = _analysis(ctx, strategy, since, until, workload, manifests)
+    result = _analysis(ctx, strategy, since, until, workload, manifests, history=out_dir)
     paths = api.report(result, out_dir, charts=charts,  # type: ignore[arg-type]
                        prometheus=prometheus_from(ctx))
     click.echo(str(paths.html))

@@ -173,7 +173,8 @@ def analyze(source: Source = None, *, manifests: Manifests = (),
             prometheus: Prometheus | None = None, strategy: str | None = None,
             params: Mapping[str, float] | None = None, thresholds: Thresholds | None = None,
             config: Config | None = None, workload: str | None = None,
-            since: float | None = None, until: float | None = None) -> AnalysisResult:
+            since: float | None = None, until: float | None = None,
+            history: Path | str | None = None) -> AnalysisResult:
     """Findings and recommendations for every workload in ``source`` (or ``prometheus``).
 
     ``manifests``: Kubernetes YAML or Compose files (or folders, or workloads
@@ -182,7 +183,10 @@ def analyze(source: Source = None, *, manifests: Manifests = (),
     ``config``'s (``config`` defaults to the built-in defaults; the CLI passes
     the file it read). The result has DataFrames (``findings``,
     ``recommendations``, ``usage``, ``workloads``), the ``rightsize/v1``
-    document (``to_dict()``) and renders itself in Jupyter.
+    document (``to_dict()``) and renders itself in Jupyter. ``history``: a
+    report folder (its ``report.json``) whose recommendations count as in
+    effect where nothing is declared, so hysteresis keeps them rather than
+    moving them again (``rightsize report`` and ``run`` pass their ``--out``).
     """
     import rightsize.analysis.result
     from rightsize.analysis.usage import SAMPLE_INPUTS
@@ -202,10 +206,15 @@ def analyze(source: Source = None, *, manifests: Manifests = (),
         from rightsize.sources.manifests import apply_manifests
 
         dataset = apply_manifests(dataset, read_manifests(manifests))
+    last = None
+    if history is not None:
+        from rightsize.analysis.strategies.in_effect import last_recommendations
+
+        last = last_recommendations(Path(history) / "report.json") or None
     return rightsize.analysis.result.analyze(
         dataset, strategy=name, params=cfg.params_for(name) if params is None else params,
         thresholds=cfg.thresholds if thresholds is None else thresholds, workload=workload,
-        source=source_block(dataset),
+        source=source_block(dataset), last=last,
     )
 
 

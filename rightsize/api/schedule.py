@@ -118,7 +118,7 @@ def _report(db: Path, options: RunOptions) -> ReportPaths | None:
     since = None if options.window is None else time.time() - options.window
     try:
         result = analyze(StorePath(db), manifests=options.manifests, strategy=options.strategy,
-                         config=options.config, since=since)
+                         config=options.config, since=since, history=options.out)
     except RuntimeFailure as exc:  # e.g. no samples yet: say so, keep the schedule going
         log.warning("no report this cycle: %s", exc)
         return None

@@ -115,3 +115,24 @@ def test_run_cycles_and_report_write_the_same_report(tmp_path: Path,
     assert docs[0] == docs[1]
     pages = [(tmp_path / d / "latest.html").read_text() for d in ("a", "b")]
     assert pages[0].count("<svg") == pages[1].count("<svg") > 8
+
+
+def test_report_history_is_the_recommendation_in_effect(tmp_path: Path) -> None:
+    """A value in the last report.json within the hysteresis band of the new one is kept."""
+    import json
+
+    import rightsize
+
+    lab = Path(__file__).parent.parent.parent / "data" / "lab-session"
+    fresh = rightsize.analyze(lab)["lab-nolimits"].recommendation
+    assert fresh is not None and fresh.cpu_request is not None
+    nudged = round(fresh.cpu_request * 1.05, 3)  # inside the 10 % band
+    (tmp_path / "report.json").write_text(json.dumps({"workloads": [
+        {"workload": "lab-nolimits", "recommendation": {
+            "cpu_request": nudged, "memory_request": fresh.memory_request,
+            "memory_limit": fresh.memory_limit}}]}))
+    kept = rightsize.api.analyze(lab, history=tmp_path)["lab-nolimits"].recommendation
+    assert kept is not None and kept.cpu_request == nudged
+    # no history, or an unreadable one: the fresh value
+    unread = rightsize.api.analyze(lab, history=tmp_path / "none")
+    assert unread["lab-nolimits"].recommendation == fresh
