@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from rightsize.sources.docker.cgroups import OomCounters
 from rightsize.sources.docker.client import DockerClient
 
 from .conftest import REQUIRE, Containers
-from .test_collect_engine import run_collect
+from .test_collect_engine import collector
 
 MiB = 2**20
 
@@ -73,32 +74,38 @@ def _kills_between(lines: list[str], start: str, end: str) -> dict[str, int]:
 def test_oom_kill_counts_equal_the_kernels(
     tmp_path: Path, containers: Containers, engine: DockerClient
 ) -> None:
+    db = tmp_path / "s.db"
+    run = uuid.uuid4().hex[:8]
+    # The collector runs first, so every container is followed from its start (a slow CI
+    # machine once let the grower die before the first round).
+    proc = collector(db, containers.label, "--duration", "30s", "--interval", "1s")
+    time.sleep(2.0)
+    _mark(f"rightsize-test {run} start")
     grower = containers.start(
         "grower",
-        "s=; while true; do s=\"$s$(head -c 4000000 /dev/zero | tr '\\0' a)\"; sleep 0.3; done",
+        "sleep 3; s=; while true; do s=\"$s$(head -c 4000000 /dev/zero | tr '\\0' a)\"; "
+        "sleep 0.5; done",
         {"Memory": 48 * MiB, "MemorySwap": 48 * MiB},
     )
     oomchild = containers.start(
         "oomchild",
-        "while true; do sleep 4; sh -c 'echo 1000 > /proc/self/oom_score_adj; "
-        "x=$(head -c 48000000 /dev/zero | tr \"\\0\" a); sleep 1'; done",
+        # four kills, all well before the collector stops (none races its last round)
+        "for i in 1 2 3 4; do sleep 3; sh -c 'echo 1000 > /proc/self/oom_score_adj; "
+        "x=$(head -c 48000000 /dev/zero | tr \"\\0\" a); sleep 1'; done; sleep 600",
         {"Memory": 24 * MiB, "MemorySwap": 24 * MiB},
     )
     restarting = containers.start(
         "restarting",
-        "sleep 5; x=$(head -c 40000000 /dev/zero | tr '\\0' a); sleep 5",
+        "sleep 4; x=$(head -c 40000000 /dev/zero | tr '\\0' a); sleep 5",
         {"Memory": 24 * MiB, "MemorySwap": 24 * MiB,
-         "RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 0}},
+         "RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 2}},  # 3 kills
     )
     pid = engine.inspect(oomchild)["State"]["Pid"]
     counters = OomCounters()
     path = counters.locate(oomchild, pid)
     assert path is not None, "the kernel's counter of a local container is readable"
-    run = uuid.uuid4().hex[:8]
-    db = tmp_path / "s.db"
-    _mark(f"rightsize-test {run} start")
-    before = counters.read(oomchild)
-    run_collect(db, containers.label, "--duration", "25s", "--interval", "1s")
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
     after = counters.read(oomchild)
     _mark(f"rightsize-test {run} end")
     log = _kills_between(_kernel_log(), f"rightsize-test {run} start", f"rightsize-test {run} end")
@@ -108,16 +115,16 @@ def test_oom_kill_counts_equal_the_kernels(
 
     result = rightsize.analyze(db)
     by_id = {w.containers[0]: w for w in result}
-    assert before is not None and after is not None
+    assert after is not None
     # the child's kills, by its cgroup's counter and by the log, as rightsize counted them
-    assert after - before == kernel(oomchild) >= 3
+    assert after == kernel(oomchild) >= 3
     assert by_id[oomchild].oom_kills == kernel(oomchild)
-    assert by_id[oomchild].oom.evidence == ["kernel"]
+    assert "kernel" in by_id[oomchild].oom.evidence
     assert by_id[oomchild].oom.exits == 0
     # killed once, never restarted; killed and restarted several times
     assert engine.inspect(grower)["State"]["OOMKilled"] is True
     assert by_id[grower].oom_kills == kernel(grower) == 1
-    assert kernel(restarting) >= 2
+    assert kernel(restarting) == 3
     assert by_id[restarting].oom_kills == kernel(restarting)
     # the engine sent more oom events than there were kills
     ds = rightsize.load(db)
