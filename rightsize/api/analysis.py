@@ -117,6 +117,7 @@ def read_prometheus(store: Store, prometheus: Prometheus, since: float, until: f
         store, prometheus.url, since=since, until=until, step=prometheus.step,
         resolution=resolution, workloads=None if raw_workloads is None else list(raw_workloads),
         selector=prometheus.selector, namespaces=namespaces_or_none(prometheus.namespaces),
+        host_label=prometheus.host_label,
         **prometheus.auth.kwargs(),
     )
 
@@ -188,7 +189,7 @@ def analyze(source: Source = None, *, manifests: Manifests = (),
     effect where nothing is declared, so hysteresis keeps them rather than
     moving them again (``rightsize report`` and ``run`` pass their ``--out``).
     """
-    import rightsize.analysis.result
+    import rightsize.analysis.pipeline
     from rightsize.analysis.usage import SAMPLE_INPUTS
 
     check_window(since, until)
@@ -211,7 +212,7 @@ def analyze(source: Source = None, *, manifests: Manifests = (),
         from rightsize.analysis.strategies.in_effect import last_recommendations
 
         last = last_recommendations(Path(history) / "report.json") or None
-    return rightsize.analysis.result.analyze(
+    return rightsize.analysis.pipeline.analyze(
         dataset, strategy=name, params=cfg.params_for(name) if params is None else params,
         thresholds=cfg.thresholds if thresholds is None else thresholds, workload=workload,
         source=source_block(dataset), last=last,
@@ -225,7 +226,7 @@ def raw_histories(result: AnalysisResult, prometheus: Prometheus | None,
     None (the result's own histories serve) unless ``prometheus`` is in
     aggregate mode and there is something to re-read.
     """
-    import rightsize.analysis.result
+    import rightsize.analysis.pipeline
     from rightsize.analysis.usage import SAMPLE_INPUTS
     from rightsize.store import Store, load
 
@@ -237,8 +238,8 @@ def raw_histories(result: AnalysisResult, prometheus: Prometheus | None,
         with Store(db) as store:
             read_prometheus(store, prometheus, result.window[0], result.window[1],
                             raw_workloads=names)
-        raw = rightsize.analysis.result.analyze(load(db, columns=SAMPLE_INPUTS),
-                                                strategy=result.strategy)
+        raw = rightsize.analysis.pipeline.analyze(load(db, columns=SAMPLE_INPUTS),
+                                                  strategy=result.strategy)
     log.info("re-read %d flagged workloads at full resolution for their charts", len(names))
     return raw.histories
 

@@ -66,7 +66,8 @@ class Prometheus:
 
     ``step``: seconds between raw samples (default: from the window);
     ``resolution``: aggregate mode (seconds, or ``"auto"``), see
-    :func:`rightsize.sources.prometheus.collect_prometheus`.
+    :func:`rightsize.sources.prometheus.collect_prometheus`; ``host_label``:
+    the label naming the host of standalone-cAdvisor (Docker fleet) series.
     """
 
     url: str
@@ -75,6 +76,7 @@ class Prometheus:
     selector: str = ""
     step: float | None = None
     resolution: float | Literal["auto"] | None = None
+    host_label: str = "instance"
 
 
 @dataclass(frozen=True)

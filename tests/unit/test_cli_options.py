@@ -328,3 +328,12 @@ def test_run_source_kubelet_needs_a_url(capsys: pytest.CaptureFixture[str], kube
     assert code == 2
     assert "--kubelet-url" in one_line(err)
     assert not kubelet.args
+
+
+def test_prometheus_host_label_reaches_the_cadvisor_source(prometheus: Calls,
+                                                           tmp_path: Path) -> None:
+    base = ["--db", str(tmp_path / "s.db"), *TIME_COMMANDS["collect"]]
+    assert reached(invoke(*base))
+    assert reached(invoke(*base, "--prometheus-host-label", "node"))
+    first, second = prometheus.kwargs
+    assert first["host_label"] == "instance" and second["host_label"] == "node"
