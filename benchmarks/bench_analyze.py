@@ -40,8 +40,9 @@ import pandas as pd
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1])]  # run from a checkout
 
-import rightsize.analysis.result as result_module  # noqa: E402
-from rightsize.analysis.result import AnalysisResult, analyze  # noqa: E402
+import rightsize.analysis.pipeline as pipeline_module  # noqa: E402
+from rightsize.analysis.pipeline import analyze  # noqa: E402
+from rightsize.analysis.result import AnalysisResult  # noqa: E402
 from rightsize.analysis.usage import SAMPLE_INPUTS  # noqa: E402
 from rightsize.rows import ContainerRow, HostRow, SampleRow  # noqa: E402
 from rightsize.store import Dataset, Store, load  # noqa: E402
@@ -190,14 +191,14 @@ def interleaved(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, 
     return best
 
 
-#: the stages of analyze() timed by :func:`breakdown` (functions looked up in result.py)
-STAGES = ("usage_series", "grouped_stats", "workload_findings", "recommend", "_hosts")
+#: the stages of analyze() timed by :func:`breakdown` (functions looked up in pipeline.py)
+STAGES = ("usage_series", "grouped_stats", "workload_findings", "recommend", "host_view")
 
 
 def breakdown(ds: Dataset) -> dict[str, float]:
     """Seconds of one analyze() per stage (``rest`` = everything else in analyze)."""
     spent = dict.fromkeys(STAGES, 0.0)
-    originals = {name: getattr(result_module, name) for name in STAGES}
+    originals = {name: getattr(pipeline_module, name) for name in STAGES}
 
     def timed(name: str):  # type: ignore[no-untyped-def]
         original = originals[name]
@@ -212,15 +213,15 @@ def breakdown(ds: Dataset) -> dict[str, float]:
         return wrapper
 
     for name in STAGES:
-        setattr(result_module, name, timed(name))
+        setattr(pipeline_module, name, timed(name))
     try:
         t = time.perf_counter()
         analyze(ds)
         total = time.perf_counter() - t
     finally:
         for name, fn in originals.items():
-            setattr(result_module, name, fn)
-    # _hosts calls grouped_stats only when workloads and containers differ (not here)
+            setattr(pipeline_module, name, fn)
+    # host_view calls grouped_stats only when workloads and containers differ (not here)
     return {**spent, "rest": total - sum(spent.values()), "total": total}
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1])]  # run from a checkout
 
-from rightsize.analysis.result import analyze  # noqa: E402
+from rightsize.analysis.pipeline import analyze  # noqa: E402
 from rightsize.render.html import write_report  # noqa: E402
 from rightsize.render.model import MAX_CHARTS  # noqa: E402
 from rightsize.store import CONTAINER_COLUMNS, SAMPLE_COLUMNS, Dataset  # noqa: E402

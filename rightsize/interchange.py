@@ -942,7 +942,7 @@ def _lifecycle_counts(s: pd.DataFrame, events: pd.DataFrame) -> tuple[Any, Any]:
     after it), as the analysis attributes them; an OOM exit (a ``die`` within
     seconds of an OOM kill) after a container's last reading lands on that reading.
     """
-    from rightsize.analysis.result import OOM_EXIT_WINDOW
+    from rightsize.analysis.pipeline import OOM_EXIT_WINDOW
 
     n = len(s)
     exits = np.zeros(n, dtype=np.int64)

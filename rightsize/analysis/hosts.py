@@ -28,10 +28,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rightsize.analysis.usage import container_blocks
+from rightsize.analysis.thresholds import Thresholds
+from rightsize.analysis.usage import Usage, container_blocks
+from rightsize.analysis.workloads import grouped_stats
 from rightsize.model import Declared, Recommendation
+from rightsize.store import Dataset
 
-__all__ = ["HostContainer", "HostSummary", "Totals", "host_summaries", "peak_of_sum"]
+__all__ = [
+    "HostContainer", "HostSummary", "Totals", "declared_of", "host_summaries", "host_view",
+    "optional_float", "peak_of_sum",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -297,3 +303,114 @@ def host_summaries(
             )
         )
     return out
+
+
+def optional_float(v: Any) -> float | None:
+    """A store value as a float, None for NULL or NaN."""
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def _opt_int(v: Any) -> int | None:
+    f = optional_float(v)
+    return None if f is None else round(f)
+
+
+def declared_of(row: Mapping[str, Any] | None) -> Declared:
+    """The declared values of a ``containers`` row (nothing declared for None)."""
+    if row is None:
+        return Declared()
+    return Declared(
+        cpu_request=optional_float(row.get("cpu_request")),
+        cpu_limit=optional_float(row.get("cpu_limit")),
+        memory_request=_opt_int(row.get("memory_request")),
+        memory_limit=_opt_int(row.get("memory_limit")),
+    )
+
+
+def host_view(
+    dataset: Dataset,
+    usage: Usage,
+    cont_wcode: IntArray,
+    wnames: list[str],
+    declared: list[Declared],
+    keys: list[tuple[str, str]],
+    last_ts: FloatArray,
+    cpu_g: Any,
+    mem_g: Any,
+    recs: Mapping[str, Recommendation | None],
+    row_of: Mapping[tuple[str, str], int],
+    records: list[dict[str, Any]],
+    t: Thresholds,
+) -> list[HostSummary]:
+    """Per host, the summary of the containers running at the end of the window."""
+    frame = usage.frame
+    ncont = len(keys)
+    host_names = sorted({h for h, _ in keys})
+    hidx = {h: i for i, h in enumerate(host_names)}
+    cont_host = np.array([hidx[h] for h, _ in keys], dtype=np.int64)
+    row_h = cont_host[usage.codes]
+    ts = frame["ts"].to_numpy()
+    interval = frame["interval"].to_numpy()
+    nh = len(host_names)
+    width = (
+        np.array(
+            [
+                float(np.nanmedian(interval[row_h == i]))
+                if np.any(~np.isnan(interval[row_h == i]))
+                else 1.0
+                for i in range(nh)
+            ]
+        )
+        if nh > 1
+        else np.array([float(np.nanmedian(interval)) if np.any(~np.isnan(interval)) else 1.0])
+    )
+    h_start = np.full(nh, np.inf)
+    np.minimum.at(h_start, row_h, ts)
+    h_end = np.full(nh, -np.inf)
+    np.maximum.at(h_end, cont_host, last_ts)
+    cpu_peak, mem_peak = peak_of_sum(
+        row_h,
+        usage.codes,
+        ts,
+        [frame["cpu"].to_numpy(), frame["memory"].to_numpy()],
+        nh,
+        width,
+        h_start,
+    )
+
+    # per-container p95: the workload's when workloads and containers are 1:1
+    if len(wnames) == ncont:
+        c_cpu = cpu_g.quantiles[cont_wcode, 2]
+        c_mem = mem_g.quantiles[cont_wcode, 2]
+    else:
+        c_cpu = grouped_stats(
+            usage.codes, frame["cpu"].to_numpy(), ncont, quantiles=(0.95,)
+        ).quantiles[:, 0]
+        c_mem = grouped_stats(
+            usage.codes, frame["memory"].to_numpy(), ncont, quantiles=(0.95,)
+        ).quantiles[:, 0]
+
+    live = last_ts >= h_end[cont_host] - t.gap_factor * width[cont_host]
+    running: dict[str, list[HostContainer]] = {h: [] for h in host_names}
+    for i, (h, cid) in enumerate(keys):
+        if not live[i]:
+            continue
+        own = declared_of(records[row_of[(h, cid)]]) if (h, cid) in row_of else Declared()
+        running[h].append(
+            HostContainer(cid, wnames[cont_wcode[i]], own, float(c_cpu[i]), float(c_mem[i]))
+        )
+    host_rows = (
+        {
+            str(r["host"]): {str(k): v for k, v in r.items()}
+            for r in dataset.hosts.to_dict("records")
+        }
+        if len(dataset.hosts)
+        else {}
+    )
+    return host_summaries(
+        host_rows,
+        running,
+        {h: float(cpu_peak[i]) for h, i in hidx.items()},
+        {h: float(mem_peak[i]) for h, i in hidx.items()},
+        recs,
+    )

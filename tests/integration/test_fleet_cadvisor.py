@@ -323,7 +323,7 @@ def _check_docker(by_name: dict[str, object], boxes: list[Box]) -> None:
 
 def test_docker_only_fleet_is_read_by_cadvisor_labels(docker_only: Fleet, tmp_path: Path) -> None:
     """The issue's case: no Kubernetes labels at all (was exit 3, 'has no cAdvisor series')."""
-    from rightsize.analysis.result import analyze
+    from rightsize.analysis.pipeline import analyze
 
     db = tmp_path / "rs.db"
     summary = _copy(docker_only, db)
@@ -413,7 +413,7 @@ def test_host_label_names_the_host(docker_only: Fleet, tmp_path: Path) -> None:
 
 
 def test_mixed_fleet_kubernetes_and_docker(mixed: Fleet, tmp_path: Path) -> None:
-    from rightsize.analysis.result import analyze
+    from rightsize.analysis.pipeline import analyze
 
     db = tmp_path / "rs.db"
     summary = _copy(mixed, db)

@@ -543,7 +543,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, lis
 def test_analysis_matches_the_series_written(
     cluster: tuple[str, list[Container], int], tmp_path: Path
 ) -> None:
-    from rightsize.analysis.result import analyze
+    from rightsize.analysis.pipeline import analyze
 
     url, containers, end = cluster
     db = tmp_path / "rs.db"
@@ -738,7 +738,7 @@ def test_aggregate_mode_keeps_peaks_and_averages_with_fewer_points(
     """900 s aggregated in Prometheus vs the raw 60 s copy: same peaks, same CPU averages."""
     import pandas as pd
 
-    from rightsize.analysis.result import analyze
+    from rightsize.analysis.pipeline import analyze
 
     url, containers, end = cluster
     since = end - 24 * 3600
@@ -788,7 +788,7 @@ def test_aggregate_mode_keeps_peaks_and_averages_with_fewer_points(
 def test_aggregate_cpu_peaks_keep_the_largest_rate(
     cluster: tuple[str, list[Container], int], tmp_path: Path
 ) -> None:
-    from rightsize.analysis.result import analyze
+    from rightsize.analysis.pipeline import analyze
 
     url, containers, end = cluster
     since = end - 24 * 3600

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from rightsize.analysis.result import analyze
+from rightsize.analysis.pipeline import analyze
 from rightsize.render.html import write_report
 from rightsize.sources.recording import read_recordings
 from rightsize.store import Store, load

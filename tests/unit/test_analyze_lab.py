@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from rightsize.analysis.result import AnalysisResult, analyze
+from rightsize.analysis.pipeline import analyze
+from rightsize.analysis.result import AnalysisResult
 from rightsize.errors import RuntimeFailure, UsageError
 from rightsize.model import FINDING_KINDS, SEVERITIES
 from rightsize.render import render

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rightsize.analysis.result import AnalysisResult, analyze
+from rightsize.analysis.pipeline import analyze
+from rightsize.analysis.result import AnalysisResult
 from rightsize.finding_kinds import CHECKS
 from rightsize.gate import Baseline, Override, evaluate
 from rightsize.model import Finding

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from rightsize.analysis.result import AnalysisResult, WorkloadResult, analyze
+from rightsize.analysis.pipeline import analyze
+from rightsize.analysis.result import AnalysisResult, WorkloadResult
 from rightsize.api import check, load_baseline, write_baseline
 from rightsize.config import from_mapping
 from rightsize.errors import EXIT_GATE_FAILED, EXIT_OK, InputError, UsageError

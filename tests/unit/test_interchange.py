@@ -588,7 +588,7 @@ def test_parquet_without_pyarrow(
 
 
 def _analysis(db: Path) -> dict[str, dict[str, Any]]:
-    from rightsize.analysis.result import analyze
+    from rightsize.analysis.pipeline import analyze
 
     out = {}
     for w in analyze(load(db)).to_dict()["workloads"]:
@@ -634,7 +634,7 @@ def test_compose_grouping_survives_export_and_import(tmp_path: Path) -> None:
     export_samples(src, out)
     with Store(dst) as s:
         import_file(out, s)
-    from rightsize.analysis.result import analyze
+    from rightsize.analysis.pipeline import analyze
 
     names = [w.name for w in analyze(load(dst))]
     assert names == [w.name for w in analyze(load(src))] == ["shop/web"]
@@ -648,7 +648,7 @@ def test_contract_throttling_columns_alone_are_read(tmp_path: Path, store: Store
     for i in range(5):
         text += f"{T0 + 10 * i},c,{i},1,{100 * i},{40 * i}\n"
     import_file(_csv(tmp_path, text), store)
-    from rightsize.analysis.result import analyze
+    from rightsize.analysis.pipeline import analyze
 
     (w,) = analyze(load(store.path))
     assert w.throttling.periods == 400 and w.throttling.throttled_periods == 160

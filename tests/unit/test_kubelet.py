@@ -92,7 +92,7 @@ def test_namespace_filter_and_containers_without_stats() -> None:
 
 
 def test_collect_polls_writes_rows_and_restart_events(tmp_path: Path) -> None:
-    from rightsize.analysis.result import analyze
+    from rightsize.analysis.pipeline import analyze
 
     kubelet = Kubelet(summaries())
     db = tmp_path / "rs.db"

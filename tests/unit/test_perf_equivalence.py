@@ -182,7 +182,7 @@ def test_analysis_on_its_input_columns_equals_analysis_on_every_column() -> None
     """SAMPLE_INPUTS names every column the analysis reads: dropping the rest changes nothing."""
     import json
 
-    from rightsize.analysis.result import analyze
+    from rightsize.analysis.pipeline import analyze
     from rightsize.analysis.usage import SAMPLE_INPUTS
     from rightsize.api import load as api_load
 

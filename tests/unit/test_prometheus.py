@@ -202,7 +202,7 @@ def test_rows_owners_declared_values_and_nodes(tmp_path: Path) -> None:
 
 
 def test_oom_kills_and_restart_from_kube_state_metrics(tmp_path: Path) -> None:
-    from rightsize.analysis.result import analyze
+    from rightsize.analysis.pipeline import analyze
 
     fake = FakePrometheus()
     summary = collect(tmp_path, fake)
@@ -403,7 +403,7 @@ def test_aggregate_mode_pushes_max_over_time_down(tmp_path: Path) -> None:
     assert s["ts"].tolist() == AGG_TIMES
     assert s["mem_working_set"].tolist() == [200e6 + i for i in range(5)]
     assert s["cpu_total_ns"].iloc[1] == 0.2 * AGG * 1e9 and s["cpu_cores"].isna().all()
-    from rightsize.analysis.result import analyze
+    from rightsize.analysis.pipeline import analyze
 
     web = {r.name: r for r in analyze(data).results}["shop/web/app"]
     assert web.cpu.mean == pytest.approx(0.2) and web.memory.max == 200e6 + 4

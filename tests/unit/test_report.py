@@ -20,7 +20,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from rightsize.analysis.result import AnalysisResult, analyze
+from rightsize.analysis.pipeline import analyze
+from rightsize.analysis.result import AnalysisResult
 from rightsize.analysis.strategies.base import History
 from rightsize.errors import RuntimeFailure, UnknownWorkload, UsageError
 from rightsize.model import Declared, Recommendation

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rightsize.analysis.result import AnalysisResult, analyze
+from rightsize.analysis.pipeline import analyze
+from rightsize.analysis.result import AnalysisResult
 from rightsize.api import analyze as analyze_source
 from rightsize.errors import UsageError
 from rightsize.render import FORMATS, render, to_csv, to_json, to_markdown, to_table

@@ -1,0 +1,402 @@
+"""``analyze()``: from a :class:`~rightsize.store.Dataset` to an
+:class:`~rightsize.analysis.result.AnalysisResult`.
+
+The pipeline, vectorised over all containers at once (no Python loop per
+sample, one loop per workload only to call the strategy):
+
+1. containers → workload names (:mod:`rightsize.analysis.workloads`);
+   pause containers and workloads not matching ``workload`` are dropped;
+2. per-interval usage (:mod:`rightsize.analysis.usage`);
+3. pooled statistics per workload in one sort per resource;
+4. findings (:mod:`rightsize.analysis.findings`) and a recommendation from
+   the strategy registry for each workload;
+5. the host view (:mod:`rightsize.analysis.hosts`).
+
+Declared values of a workload are those of its most recently seen container.
+The result types and their ``rightsize/v1`` JSON are in
+:mod:`rightsize.analysis.result`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from rightsize.analysis.findings import OomKills, Throttling, workload_findings
+from rightsize.analysis.hosts import declared_of, host_view, optional_float
+from rightsize.analysis.qos import with_qos_options
+from rightsize.analysis.result import AnalysisResult, WorkloadResult
+from rightsize.analysis.strategies import get_strategy, recommend, resolve_params
+from rightsize.analysis.strategies.base import History
+from rightsize.analysis.strategies.in_effect import previous_for
+from rightsize.analysis.thresholds import Thresholds
+from rightsize.analysis.usage import container_codes, usage_series
+from rightsize.analysis.workloads import grouped_stats, workload_names
+from rightsize.errors import RuntimeFailure
+from rightsize.model import Recommendation
+from rightsize.store import Dataset
+
+__all__ = ["OOM_EXIT_WINDOW", "analyze"]
+
+#: an ``oom`` event this close before a ``die`` of the same container ended it
+OOM_EXIT_WINDOW = 5.0
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+def _select(
+    samples: pd.DataFrame, allowed: set[tuple[str, str]], all_keys: set[tuple[str, str]]
+) -> pd.DataFrame:
+    """The samples of the ``allowed`` (host, container_id) pairs."""
+    if allowed == all_keys:
+        return samples
+    ids = {c for _, c in allowed}
+    mask = samples["container_id"].isin(ids).to_numpy()
+    ambiguous = ids & {c for _, c in all_keys - allowed}
+    if ambiguous:
+        pairs = pd.MultiIndex.from_arrays([samples["host"], samples["container_id"]])
+        mask &= pairs.isin(list(allowed))
+    return samples[mask].reset_index(drop=True)
+
+
+def _oom_exits(events: pd.DataFrame) -> dict[tuple[str, str], int]:
+    """Per container, ``die`` events that came within seconds after an ``oom``."""
+    out: dict[tuple[str, str], int] = {}
+    if events.empty:
+        return out
+    ev = events[events["action"].isin(("oom", "oom_kill", "die"))]
+    for (host, cid), g in ev.groupby(["host", "container_id"], sort=False):
+        acts = g["action"].to_numpy(dtype=object)
+        ts = g["ts"].to_numpy(dtype=np.float64)
+        ooms = np.sort(ts[acts != "die"])
+        if not ooms.size:
+            continue
+        dies = ts[acts == "die"]
+        i = np.searchsorted(ooms, dies, side="right") - 1
+        ok = (i >= 0) & (dies - ooms[np.maximum(i, 0)] <= OOM_EXIT_WINDOW)
+        out[(str(host), str(cid))] = int(ok.sum())
+    return out
+
+
+def _sufficiency(strategy: str, t: Thresholds) -> dict[str, float]:
+    """The one insufficient-data rule (``t``) as the strategy's parameters, where it has them."""
+    defaults = get_strategy(strategy).defaults
+    out: dict[str, float] = {}
+    if "min_samples" in defaults:
+        out["min_samples"] = float(t.min_samples)
+    if "min_hours" in defaults:
+        out["min_hours"] = t.min_duration / 3600
+    return out
+
+
+def _min_max_per_group(
+    first: FloatArray, last: FloatArray, groups: IntArray, n: int
+) -> tuple[FloatArray, FloatArray]:
+    lo = np.full(n, np.inf)
+    hi = np.full(n, -np.inf)
+    np.minimum.at(lo, groups, first)
+    np.maximum.at(hi, groups, last)
+    return lo, hi
+
+
+def analyze(
+    dataset: Dataset,
+    *,
+    strategy: str = "rightsize",
+    params: Mapping[str, float] | None = None,
+    thresholds: Thresholds | None = None,
+    workload: str | None = None,
+    source: Mapping[str, Any] | None = None,
+    last: Mapping[str, Recommendation] | None = None,
+) -> AnalysisResult:
+    """Findings, statistics and recommendations for every workload in ``dataset``.
+
+    ``last``: the last recommendation per workload from the report history
+    (:func:`~rightsize.analysis.strategies.in_effect.last_recommendations`);
+    with the declared values it is the recommendation in effect the strategy's
+    hysteresis keeps when its new estimate is close.
+
+    ``strategy``/``params``: the recommendation strategy and parameter overrides
+    (unknown names raise UsageError). ``workload``: an fnmatch pattern on
+    workload names. ``source``: what the data came from, for the JSON
+    ``source`` block (default: ``{"kind": "store", "hosts": [...]}``).
+    Raises RuntimeFailure when no samples are left.
+    """
+    t = thresholds or Thresholds()
+    resolved = resolve_params(strategy, {**_sufficiency(strategy, t), **(params or {})})
+    samples, containers, events = dataset.samples, dataset.containers, dataset.events
+
+    # 1. workload of every container, and the containers to keep
+    cont = containers.reset_index(drop=True)
+    wl_names = workload_names(cont) if len(cont) else pd.Series([], dtype=object)
+    table_keys = list(zip(cont["host"].astype(str), cont["container_id"].astype(str), strict=True))
+    name_of: dict[tuple[str, str], str | None] = dict(
+        zip(table_keys, wl_names.tolist(), strict=True)
+    )
+    row_of = {k: i for i, k in enumerate(table_keys)}
+
+    if samples.empty:
+        raise RuntimeFailure("no samples in the window: nothing to analyze")
+    sample_codes = container_codes(samples)
+    sample_keys = set(sample_codes[1])
+    for key in sample_keys - name_of.keys():
+        name_of[key] = key[1][:12]
+    allowed = {
+        k
+        for k in sample_keys
+        if name_of[k] is not None
+        and (workload is None or fnmatch.fnmatchcase(str(name_of[k]), workload))
+    }
+    if not allowed:
+        if workload is not None:
+            known = sorted({str(name_of[k]) for k in sample_keys if name_of[k] is not None})
+            raise RuntimeFailure(
+                f"no workload matches {workload!r}; known workloads: "
+                + (", ".join(known[:20]) + (" …" if len(known) > 20 else "") or "none")
+            )
+        raise RuntimeFailure("no samples of any workload in the window: nothing to analyze")
+    all_samples = allowed == sample_keys
+    samples = _select(samples, allowed, sample_keys)
+
+    # 2. per-interval usage
+    hosts_frame = dataset.hosts
+    v1_hosts = set(
+        hosts_frame.loc[hosts_frame["cgroup_version"].astype(str) == "1", "host"].astype(str)
+    )
+    failcnt_hosts = {h for h, _ in allowed} - v1_hosts
+    usage = usage_series(
+        samples,
+        events,
+        gap_factor=t.gap_factor,
+        failcnt_hosts=failcnt_hosts,
+        known=sample_codes if all_samples else None,
+    )
+    keys = usage.keys
+    ncont = len(keys)
+
+    # 3. container → workload codes (workloads sorted by name)
+    cont_wl = np.array([str(name_of[k]) for k in keys], dtype=object)
+    wcodes, wnames_idx = pd.factorize(cont_wl, sort=True)
+    wnames = [str(x) for x in wnames_idx]
+    nwl = len(wnames)
+    cont_wcode = wcodes.astype(np.int64)
+    row_w = cont_wcode[usage.codes]
+    frame = usage.frame
+    ts = frame["ts"].to_numpy()
+    cpu = frame["cpu"].to_numpy()
+    mem = frame["memory"].to_numpy()
+    interval = frame["interval"].to_numpy()
+
+    nsamples = np.bincount(row_w, minlength=nwl)
+
+    # rows grouped by workload, by time (for the histories and a fast per-group sort)
+    order: IntArray | None = None
+    if np.any(row_w[1:] < row_w[:-1]) or np.any((row_w[1:] == row_w[:-1]) & (ts[1:] < ts[:-1])):
+        order = np.lexsort((ts, row_w))
+    wstarts = np.concatenate(([0], np.cumsum(nsamples))).astype(np.int64)
+    throttled = frame["throttled_share"].to_numpy()
+    cols = [ts, cpu, mem, interval, throttled]
+    if order is not None:
+        cols = [a[order] for a in cols]
+    s_ts, s_cpu, s_mem, s_int, s_thr = cols
+    s_w = row_w if order is None else row_w[order]
+    cpu_g = grouped_stats(s_w, s_cpu, nwl, interval=s_int)
+    mem_g = grouped_stats(s_w, s_mem, nwl, interval=s_int)
+    starts = usage.starts
+    first_ts = np.minimum.reduceat(ts, starts[:-1]) if ncont else np.empty(0)
+    last_ts = np.maximum.reduceat(ts, starts[:-1]) if ncont else np.empty(0)
+    wl_start, wl_end = _min_max_per_group(first_ts, last_ts, cont_wcode, nwl)
+
+    gap_w = np.zeros(nwl, dtype=np.int64)
+    if len(usage.gaps):
+        code_of = {k: i for i, k in enumerate(keys)}
+        for h, c in zip(usage.gaps["host"], usage.gaps["container_id"], strict=True):
+            gap_w[cont_wcode[code_of[(str(h), str(c))]]] += 1
+
+    def nsum(col: str) -> FloatArray:
+        weights = np.nan_to_num(frame[col].to_numpy(dtype=np.float64))
+        return np.bincount(row_w, weights=weights, minlength=nwl).astype(np.float64)
+
+    periods, tperiods, tseconds = (
+        nsum("periods"),
+        nsum("throttled_periods"),
+        nsum("throttled_seconds"),
+    )
+
+    # declared values: the most recently seen container of each workload
+    records: list[dict[str, Any]] = (
+        [{str(k): v for k, v in r.items()} for r in cont.to_dict("records")] if len(cont) else []
+    )
+    last_seen = np.array(
+        [
+            optional_float(records[row_of[k]].get("last_seen")) or 0.0 if k in row_of else -math.inf
+            for k in keys
+        ],
+        dtype=np.float64,
+    )
+    latest = np.full(nwl, -1, dtype=np.int64)
+    best = np.full(nwl, -math.inf)
+    for i in range(ncont):
+        w = cont_wcode[i]
+        if latest[w] < 0 or last_seen[i] >= best[w]:
+            latest[w], best[w] = i, last_seen[i]
+    declared = [
+        declared_of(records[row_of[keys[latest[w]]]] if keys[latest[w]] in row_of else None)
+        for w in range(nwl)
+    ]
+
+    # share of memory samples above the high-water mark of the memory limit
+    mlimit = np.array([d.memory_limit or np.nan for d in declared], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        above = mem >= t.oom_risk_high_water * mlimit[row_w]
+    above_n = np.bincount(row_w, weights=above.astype(np.float64), minlength=nwl)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share_above = np.where(mem_g.count > 0, above_n / np.maximum(mem_g.count, 1), np.nan)
+
+    # OOM kills
+    exits = _oom_exits(events)
+    code_of_key = {k: i for i, k in enumerate(keys)}
+    signals = ("kernel", "counter", "event", "failcnt")
+    oom_by = {signal: np.zeros(nwl, dtype=np.int64) for signal in signals}
+    oom_ts: list[list[float]] = [[] for _ in range(nwl)]
+    counted: set[tuple[str, str]] = set()
+    for h, c, when, kills, signal in usage.ooms.itertuples(index=False):
+        k = (str(h), str(c))
+        ci = code_of_key.get(k)
+        if ci is None:
+            continue
+        w = cont_wcode[ci]
+        counted.add(k)
+        oom_by[str(signal)][w] += int(kills)
+        oom_ts[w].extend([float(when)] * int(kills))
+    oom_state = np.zeros(nwl, dtype=np.int64)
+    oom_exit = np.zeros(nwl, dtype=np.int64)
+    for i, k in enumerate(keys):
+        w = cont_wcode[i]
+        oom_exit[w] += exits.get(k, 0)
+        if k not in counted and k in row_of and bool(cont.at[row_of[k], "oom_killed"]):
+            oom_state[w] += 1
+            oom_ts[w].append(float(last_ts[i]))
+
+    # 4. findings and recommendations, one workload at a time
+    cont_ids = [[] for _ in range(nwl)]  # type: list[list[int]]
+    for i in range(ncont):
+        cont_ids[cont_wcode[i]].append(i)
+
+    results: list[WorkloadResult] = []
+    histories: dict[str, History] = {}
+    recs: dict[str, Recommendation | None] = {}
+    for w, name in enumerate(wnames):
+        lo, hi = int(wstarts[w]), int(wstarts[w + 1])
+        members = cont_ids[w]
+        hist = History(
+            ts=s_ts[lo:hi],
+            cpu=s_cpu[lo:hi],
+            memory=s_mem[lo:hi],
+            interval=s_int[lo:hi],
+            throttled=s_thr[lo:hi],
+            oom_ts=np.sort(np.asarray(oom_ts[w], dtype=np.float64)),
+            declared=declared[w],
+            containers=len(members),
+        )
+        histories[name] = hist
+        hist = replace(hist, previous=previous_for(name, declared[w], last))
+        cpu_s = cpu_g.row(w, int(gap_w[w]))
+        mem_s = mem_g.row(w, int(gap_w[w]))
+        rec = with_qos_options(recommend(strategy, hist, resolved), cpu_s)
+        recs[name] = rec
+        thr = Throttling(int(periods[w]), int(tperiods[w]), float(tseconds[w]))
+        kills = sum(int(v[w]) for v in oom_by.values()) + int(oom_state[w])
+        oom = OomKills(
+            kills=kills,
+            exits=min(int(oom_exit[w]), kills),
+            from_events=int(oom_by["event"][w]),
+            from_failcnt=int(oom_by["failcnt"][w]),
+            from_state=int(oom_state[w]),
+            from_kernel=int(oom_by["kernel"][w]),
+            from_counter=int(oom_by["counter"][w]),
+        )
+        span = float(wl_end[w] - wl_start[w])
+        findings = workload_findings(
+            declared=declared[w],
+            cpu=cpu_s,
+            memory=mem_s,
+            throttling=thr,
+            oom=oom,
+            memory_share_above=float(share_above[w]),
+            samples=int(nsamples[w]),
+            span=span,
+            thresholds=t,
+            recommendation=rec,
+        )
+        member_rows = [records[row_of[keys[i]]] for i in members if keys[i] in row_of]
+        label_sets = [r["labels"] for r in member_rows if isinstance(r.get("labels"), Mapping)]
+        labels: dict[str, str] = dict(label_sets[0]) if label_sets else {}
+        for other in label_sets[1:]:
+            labels = {k: v for k, v in labels.items() if other.get(k) == v}
+        results.append(
+            WorkloadResult(
+                name=name,
+                containers=tuple(keys[i][1] for i in members),
+                container_names=tuple(str(r.get("name", "")) for r in member_rows),
+                hosts=tuple(sorted({keys[i][0] for i in members})),
+                images=tuple(sorted({str(r.get("image", "")) for r in member_rows} - {""})),
+                labels=labels,
+                samples=int(nsamples[w]),
+                start=float(wl_start[w]),
+                end=float(wl_end[w]),
+                declared=declared[w],
+                cpu=cpu_s,
+                memory=mem_s,
+                throttling=thr,
+                oom=oom,
+                findings=tuple(findings),
+                recommendation=rec,
+            )
+        )
+
+    # 5. hosts
+    host_summary = host_view(
+        dataset,
+        usage,
+        cont_wcode,
+        wnames,
+        declared,
+        keys,
+        last_ts,
+        cpu_g,
+        mem_g,
+        recs,
+        row_of,
+        records,
+        t,
+    )
+
+    window = (float(ts.min()), float(ts.max()))
+    src: dict[str, Any] = dict(source) if source is not None else {"kind": "store"}
+    if "hosts" not in src:
+        src["hosts"] = sorted({h for h, _ in allowed})
+    out_frame = frame.assign(
+        workload=pd.Categorical.from_codes(row_w, dtype=pd.CategoricalDtype(wnames))
+    )
+    return AnalysisResult(
+        results=tuple(results),
+        hosts=tuple(host_summary),
+        window=window,
+        strategy=strategy,
+        params=resolved,
+        source=src,
+        thresholds=t,
+        generated_at=time.time(),
+        usage_frame=out_frame,
+        histories=histories,
+    )
