@@ -22,7 +22,7 @@ from __future__ import annotations
 import fnmatch
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -115,6 +115,7 @@ def analyze(
     params: Mapping[str, float] | None = None,
     thresholds: Thresholds | None = None,
     workload: str | None = None,
+    exclude: Sequence[str] = (),
     source: Mapping[str, Any] | None = None,
     last: Mapping[str, Recommendation] | None = None,
 ) -> AnalysisResult:
@@ -127,8 +128,9 @@ def analyze(
 
     ``strategy``/``params``: the recommendation strategy and parameter overrides
     (unknown names raise UsageError). ``workload``: an fnmatch pattern on
-    workload names. ``source``: what the data came from, for the JSON
-    ``source`` block (default: ``{"kind": "store", "hosts": [...]}``).
+    workload names; ``exclude``: fnmatch patterns of workloads left out (the
+    config's ``exclude``), applied after ``workload``. ``source``: what the
+    data came from, for the JSON ``source`` block (default: ``{"kind": "store", "hosts": [...]}``).
     Raises RuntimeFailure when no samples are left.
     """
     t = thresholds or Thresholds()
@@ -156,6 +158,14 @@ def analyze(
         if name_of[k] is not None
         and (workload is None or fnmatch.fnmatchcase(str(name_of[k]), workload))
     }
+    kept = {k for k in allowed
+            if not any(fnmatch.fnmatchcase(str(name_of[k]), p) for p in exclude)}
+    if allowed and not kept:
+        raise RuntimeFailure(
+            "every workload in the window is excluded by the config's exclude "
+            f"({', '.join(exclude)}): nothing to analyze"
+        )
+    allowed = kept
     if not allowed:
         if workload is not None:
             known = sorted({str(name_of[k]) for k in sample_keys if name_of[k] is not None})

@@ -182,7 +182,8 @@ def analyze(source: Source = None, *, manifests: Manifests = (),
     from :func:`read_manifests`) supplying declared values and workload
     identity. ``strategy``, ``params`` and ``thresholds`` default to
     ``config``'s (``config`` defaults to the built-in defaults; the CLI passes
-    the file it read). The result has DataFrames (``findings``,
+    the file it read); workloads matching one of ``config.exclude``'s fnmatch
+    patterns are left out. The result has DataFrames (``findings``,
     ``recommendations``, ``usage``, ``workloads``), the ``rightsize/v1``
     document (``to_dict()``) and renders itself in Jupyter. ``history``: a
     report folder (its ``report.json``) whose recommendations count as in
@@ -215,7 +216,7 @@ def analyze(source: Source = None, *, manifests: Manifests = (),
     return rightsize.analysis.pipeline.analyze(
         dataset, strategy=name, params=cfg.params_for(name) if params is None else params,
         thresholds=cfg.thresholds if thresholds is None else thresholds, workload=workload,
-        source=source_block(dataset), last=last,
+        exclude=cfg.exclude, source=source_block(dataset), last=last,
     )
 
 

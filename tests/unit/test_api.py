@@ -136,3 +136,31 @@ def test_report_history_is_the_recommendation_in_effect(tmp_path: Path) -> None:
     # no history, or an unreadable one: the fresh value
     unread = rightsize.api.analyze(lab, history=tmp_path / "none")
     assert unread["lab-nolimits"].recommendation == fresh
+
+
+def test_config_exclude_leaves_workloads_out_of_analyze_and_check(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``exclude`` (fnmatch patterns) drops workloads in the CLI and the library alike."""
+    import json
+
+    from click.testing import CliRunner
+
+    from rightsize.cli import cli
+    from rightsize.config import Config
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rightsize.toml").write_text('exclude = ["lab-oom*", "lab-idle"]\n')
+    db = str(tmp_path / "lab.db")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--db", db, "import", str(LAB_SESSION)]).exit_code == 0
+    out = runner.invoke(cli, ["--db", db, "analyze", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    names = {w["workload"] for w in json.loads(out.stdout)["workloads"]}
+    assert "lab-idle" not in names and not any(n.startswith("lab-oom") for n in names)
+    assert "lab-throttled" in names
+    api = rightsize.analyze(LAB_SESSION, config=Config(exclude=("lab-oom*", "lab-idle")))
+    assert {w.name for w in api} == names
+    check = runner.invoke(cli, ["--db", db, "check", "--format", "json"])
+    assert "lab-idle" not in check.stdout and "lab-oomchild" not in check.stdout
+    with pytest.raises(RuntimeFailure, match="excluded by the config's exclude"):
+        rightsize.analyze(LAB_SESSION, config=Config(exclude=("*",)))  # exit 3 in the CLI
