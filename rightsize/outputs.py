@@ -10,7 +10,8 @@ Rules (``docs/guarantees.md``, "Outputs"):
 - Anything else that exists (a character device such as ``/dev/null``, a FIFO,
   a socket) is opened and written in place, never replaced.
 - Symlinks are followed: the target is written, the link stays a link.
-- ``$GITHUB_STEP_SUMMARY`` is appended to (:func:`append_text`), not replaced.
+- ``$GITHUB_STEP_SUMMARY`` is appended to (:func:`append_text`), not replaced,
+  and so are a recording's line files (:class:`AppendStream`).
 - A new file's missing folders are made. Errors are one line naming the
   path: a folder that cannot be made or a permission problem is a
   :class:`UsageError` (exit 2), a full disk (ENOSPC, EDQUOT) a
@@ -31,11 +32,12 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from rightsize.errors import RightsizeError, RuntimeFailure, UsageError
 
 __all__ = [
+    "AppendStream",
     "Staged",
     "append_text",
     "disk_full",
@@ -187,9 +189,51 @@ def append_text(path: Path | str, text: str, *, what: str = "the file") -> None:
         with Path(path).open("a", encoding="utf-8") as fh:
             fh.write(text)
     except OSError as exc:
-        if disk_full(exc):
-            raise RuntimeFailure(f"disk full: cannot append {what} to {path}") from exc
-        raise UsageError(f"cannot append {what} to {path}: {exc.strerror or exc}") from exc
+        raise _append_error(exc, path, what) from exc
+
+
+def _append_error(exc: OSError, path: Path | str, what: str) -> RightsizeError:
+    if disk_full(exc):
+        return RuntimeFailure(f"disk full: cannot append {what} to {path}")
+    return UsageError(f"cannot append {what} to {path}: {exc.strerror or exc}")
+
+
+class AppendStream:
+    """A text file that grows line by line (a recording's ``stats.jsonl``).
+
+    Opened on the first line; each line is flushed, so a killed writer leaves
+    at most one torn last line. Errors as for :func:`append_text`.
+    """
+
+    def __init__(self, path: Path, *, what: str = "the file") -> None:
+        self.path, self.what = path, what
+        self._fh: IO[str] | None = None
+
+    def write_line(self, line: str) -> None:
+        try:
+            if self._fh is None:
+                self._fh = self.path.open("a", encoding="utf-8")
+            self._fh.write(line + "\n")
+            self._fh.flush()
+        except OSError as exc:
+            raise _append_error(exc, self.path, self.what) from exc
+
+    def sync(self) -> None:
+        """fsync what was written (nothing to do before the first line)."""
+        if self._fh is not None:
+            try:
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+            except OSError as exc:
+                raise _append_error(exc, self.path, self.what) from exc
+
+    def close(self) -> None:
+        fh, self._fh = self._fh, None
+        if fh is not None:
+            try:
+                fh.close()
+            except OSError as exc:  # the unwritten rest of a failed line
+                raise _append_error(exc, self.path, self.what) from exc
 
 
 def make_folder(path: Path, *, what: str = "the folder") -> None:

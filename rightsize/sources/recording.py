@@ -21,15 +21,15 @@ import gzip
 import io
 import json
 import logging
-import os
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from rightsize.errors import InputError
+from rightsize.outputs import AppendStream, write_text
 from rightsize.rows import ContainerRow, EventRow, HostRow, SampleRow, container_row
 from rightsize.sources.docker import payloads
 
@@ -300,8 +300,6 @@ def import_recordings(path: Path, store: Store) -> tuple[int, int]:
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
-    from rightsize.outputs import write_text
-
     write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n", what="the recording")
 
 
@@ -326,8 +324,8 @@ class RecordingWriter:
         if existing is not None:
             for doc in _inspect_docs(existing, self.path / INSPECT_FILE):
                 self._inspect[str(doc["Id"])] = payloads.sanitize_inspect(doc)
-        self._stats: IO[str] | None = None
-        self._events: IO[str] | None = None
+        self._stats = AppendStream(self.path / STATS_FILES[0], what="the recording")
+        self._events = AppendStream(self.path / EVENTS_FILE, what="the recording")
         self._closed = False
 
     def __enter__(self) -> RecordingWriter:
@@ -341,14 +339,10 @@ class RecordingWriter:
     ) -> None:
         self.close()
 
-    def _append(self, handle: IO[str] | None, name: str, doc: Mapping[str, Any]) -> IO[str]:
+    def _append(self, stream: AppendStream, doc: Mapping[str, Any]) -> None:
         if self._closed:
             raise ValueError("RecordingWriter is closed")
-        if handle is None:
-            handle = (self.path / name).open("a", encoding="utf-8")
-        handle.write(json.dumps(doc, separators=(",", ":"), sort_keys=True) + "\n")
-        handle.flush()
-        return handle
+        stream.write_line(json.dumps(doc, separators=(",", ":"), sort_keys=True))
 
     def write_meta(self, version: Mapping[str, Any], info: Mapping[str, Any]) -> None:
         """Write ``version.json`` and ``info.json`` (both allow-listed)."""
@@ -374,31 +368,27 @@ class RecordingWriter:
         """Append one stats document (it must carry ``id``) to ``stats.jsonl``."""
         if not isinstance(doc.get("id"), str):
             raise ValueError("stats document has no id")
-        self._stats = self._append(self._stats, STATS_FILES[0], doc)
+        self._append(self._stats, doc)
 
     def add_event(self, ev: Mapping[str, Any]) -> None:
         """Append a sanitized container lifecycle event; others are dropped."""
         clean = payloads.sanitize_event(ev)
         if clean is not None:
-            self._events = self._append(self._events, EVENTS_FILE, clean)
+            self._append(self._events, clean)
 
     def flush(self) -> None:
         """Rewrite inspect.json / containers.json and sync the line files."""
         _write_json_atomic(self.path / INSPECT_FILE, self._inspect)
         if self._summaries:
             _write_json_atomic(self.path / CONTAINERS_FILE, list(self._summaries.values()))
-        for handle in (self._stats, self._events):
-            if handle is not None:
-                handle.flush()
-                os.fsync(handle.fileno())
+        self._stats.sync()
+        self._events.sync()
 
     def close(self) -> None:
         """Flush and close; further ``add_*`` calls raise ValueError."""
         if self._closed:
             return
         self.flush()
-        for handle in (self._stats, self._events):
-            if handle is not None:
-                handle.close()
-        self._stats = self._events = None
+        self._stats.close()
+        self._events.close()
         self._closed = True

@@ -381,3 +381,17 @@ def test_writer_rejects_payloads_without_id(tmp_path: Path) -> None:
             writer.add_stats({"read": "2026-01-01T00:00:00Z"})
         with pytest.raises(ValueError):
             writer.add_inspect({"Name": "/x"})
+
+
+def test_a_full_disk_while_recording_is_exit_3_naming_the_file() -> None:
+    """The line files go through outputs.AppendStream: ENOSPC is one line, exit 3."""
+    from rightsize.errors import RuntimeFailure
+    from rightsize.outputs import AppendStream
+
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    stream = AppendStream(Path("/dev/full"), what="the recording")
+    with pytest.raises(RuntimeFailure, match="disk full: cannot append the recording to /dev/full"):
+        stream.write_line("{}")
+    with pytest.raises(RuntimeFailure, match="disk full"):
+        stream.close()
