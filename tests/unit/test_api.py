@@ -67,7 +67,8 @@ LAB_MANIFESTS = Path(__file__).parents[1] / "fixtures" / "manifests" / "lab"
 def test_cli_and_api_give_the_same_document(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """One front door: ``analyze --format json`` and ``rightsize.analyze()`` agree,
-    ``source`` included, for the recorded lab session with manifests."""
+    ``source`` included, for the recorded lab session with a manifest declaring one
+    of its containers."""
     import json
 
     from click.testing import CliRunner
@@ -87,7 +88,14 @@ def test_cli_and_api_give_the_same_document(tmp_path: Path,
         doc.pop("generated_at")
     assert from_cli["source"] == {"kind": "recording", "hosts": from_cli["source"]["hosts"]}
     assert from_cli == json.loads(json.dumps(from_api))
-    assert {w["workload"] for w in from_api["workloads"]} >= {"lab-idle", "lab-throttled"}
+    # compose.yaml's service idle has container_name: lab-idle, so it declares that container
+    names = {w["workload"] for w in from_api["workloads"]}
+    assert names >= {"lab/idle", "lab-throttled"} and "lab-idle" not in names
+    compose = {"cpu_request": 0.5, "cpu_limit": 1.5,  # cpu_shares 512, cpus 1.5
+               "memory_request": 256 * 2**20, "memory_limit": 768 * 2**20}
+    for doc in (from_cli, from_api):
+        idle = next(w for w in doc["workloads"] if w["workload"] == "lab/idle")
+        assert idle["declared"] == compose
 
 
 def test_run_cycles_and_report_write_the_same_report(tmp_path: Path,

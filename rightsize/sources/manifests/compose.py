@@ -239,6 +239,8 @@ class ComposeService:
     where: dict[str, tuple[Path, int, int]] = field(default_factory=dict)
     #: the deploy.resources blocks that are present (``deploy.limits``, ``deploy.reservations``)
     blocks: set[str] = field(default_factory=set)
+    #: ``container_name:``, the name Compose gives the service's one container
+    container_name: str | None = None
 
     def check(self) -> None:
         """compose-go's rule: a field set twice (service level and deploy) with different values.
@@ -276,6 +278,7 @@ class ComposeService:
             source=self.source,
             line=self.line,
             document=self.document,
+            container_name=self.container_name,
         )
 
     def declared(self) -> Declared:
@@ -342,6 +345,10 @@ def compose_document(doc: Doc, obj: Mapping[str, Any], services: ComposeServices
         def at(parent: Any, k: str, name: str, where: dict[str, Any] = where) -> None:
             where[name] = (doc.path, line_of(parent, k), doc.document)
 
+        if "container_name" in body:
+            value, _ = cf.scalar(body, "container_name", context)
+            if isinstance(value, str | int) and not isinstance(value, bool):  # else: not a name
+                entry.container_name = str(value)
         for k in ("mem_limit", "mem_reservation"):
             if k in body:
                 fields[k] = cf.memory(body, k, context)

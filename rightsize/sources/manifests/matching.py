@@ -1,4 +1,4 @@
-"""Manifest workloads meet the collected containers: by pod name first, then by workload name."""
+"""Manifest workloads meet the collected containers: by pod name, workload name, container_name."""
 
 from __future__ import annotations
 
@@ -59,6 +59,13 @@ def _labels(value: Any) -> Mapping[str, str]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _plain(labels: Mapping[str, str], given: Any) -> bool:
+    """A container no orchestrator labelled and no import named."""
+    return not (isinstance(given, str) and given) and not any(
+        k.startswith(("com.docker.compose.", "io.kubernetes.")) for k in labels
+    )
+
+
 def match_manifests(
     containers: pd.DataFrame, manifests: Iterable[ManifestWorkload]
 ) -> ManifestMatch:
@@ -72,7 +79,10 @@ def match_manifests(
     ``worker``); a bare Pod wins over a controller, then the longest owner
     name. Otherwise a row matches the manifest workload whose name equals its
     workload name (``workload_names``; Compose: ``project/service`` from the
-    labels). Pause containers match nothing.
+    labels). A plain container (no Compose or Kubernetes labels, no explicit
+    workload) matches the Compose service whose ``container_name`` is its
+    name, the container Compose would have created. Pause containers match
+    nothing.
     """
     from rightsize.analysis.workloads import is_pause, workload_names
 
@@ -82,6 +92,7 @@ def match_manifests(
     for m in manifests:
         if m.is_kubernetes and m.namespace is not None:
             k8s_by_key.setdefault((m.namespace, m.container), []).append(m)
+    by_container_name = {m.container_name: m for m in manifests if m.container_name}
     for group in k8s_by_key.values():
         group.sort(key=lambda m: (m.kind != "Pod", -len(m.owner)))
 
@@ -93,11 +104,15 @@ def match_manifests(
             if "workload" in containers
             else [None] * len(containers)
         )
-        for index, name, labels_value, given in zip(
+        own_names = (
+            containers["name"].tolist() if "name" in containers else [None] * len(containers)
+        )
+        for index, name, labels_value, given, own in zip(
             containers.index,
             names.tolist(),
             containers["labels"].tolist(),
             explicit,
+            own_names,
             strict=True,
         ):
             if name is None:
@@ -113,6 +128,8 @@ def match_manifests(
                     )
             if mw is None:
                 mw = by_name.get(name)
+            if mw is None and _plain(labels, given) and isinstance(own, str):
+                mw = by_container_name.get(own)
             if mw is not None:
                 rows[index] = mw
     used = {id(m) for m in rows.values()}

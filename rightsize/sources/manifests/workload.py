@@ -46,6 +46,8 @@ class ManifestWorkload:
     namespace_explicit: bool = False
     #: the pod's own ``spec.resources`` (pod-level resources, Kubernetes 1.34+), if any
     pod_declared: Declared | None = None
+    #: Compose's ``container_name``: the one container the service runs, named so
+    container_name: str | None = None
 
     @property
     def is_kubernetes(self) -> bool:
