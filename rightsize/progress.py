@@ -1,69 +1,28 @@
-"""Running the collector from the command line: signals and the progress display.
+"""Running the Docker collector from the command line: the progress display.
 
 On a TTY, a live status line (rich) shows containers, samples, elapsed or
-remaining time and errors; otherwise a one-line log every 30 s.
-
-SIGINT and SIGTERM (:class:`StopSignals`) stop the loop within about a second:
-the round in flight is committed when the engine answers in time, dropped
-otherwise. The command then exits 0 after SIGTERM and 130 after SIGINT (the
-stats say which signal: ``stats.signal``). A second signal aborts at once.
+remaining time and errors; otherwise a one-line log every 30 s. SIGINT and
+SIGTERM stop it through :mod:`rightsize.collect.signals` (``stats.signal``
+says which).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import signal
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 from rightsize.collect import CollectOptions, CollectStats, collect, describe
+from rightsize.collect.signals import run_until_signalled
 from rightsize.store import Store
 
 log = logging.getLogger("rightsize.collect")
 
 LOG_EVERY = 30.0
-
-
-class StopSignals:
-    """SIGINT/SIGTERM set ``stop`` on the running loop; ``received`` is the first one.
-
-    A second signal raises ``KeyboardInterrupt`` (exit 130) so that nothing can
-    hold the process up. Use as a context manager inside the event loop.
-    """
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self, stop: asyncio.Event) -> None:
-        self.stop = stop
-        self.received: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def _on_signal(self, sig: int) -> None:
-        if self.received is not None:
-            raise KeyboardInterrupt
-        self.received = sig
-        log.debug("%s: stopping", signal.Signals(sig).name)
-        self.stop.set()
-
-    def __enter__(self) -> StopSignals:
-        self._loop = asyncio.get_running_loop()
-        for sig in self.SIGNALS:
-            self._loop.add_signal_handler(sig, self._on_signal, sig)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._loop is not None
-        for sig in self.SIGNALS:
-            self._loop.remove_signal_handler(sig)
 
 
 def log_progress(options: CollectOptions) -> Callable[[CollectStats], None]:
@@ -77,13 +36,6 @@ def log_progress(options: CollectOptions) -> Callable[[CollectStats], None]:
             log.info("%s", describe(stats, options))
 
     return on_round
-
-
-async def _run(store: Store, options: CollectOptions, stop: asyncio.Event) -> CollectStats:
-    with StopSignals(stop) as signals:
-        stats = await _collect(store, options, stop)
-    stats.signal = signals.received
-    return stats
 
 
 async def _collect(store: Store, options: CollectOptions, stop: asyncio.Event) -> CollectStats:
@@ -103,5 +55,4 @@ async def _collect(store: Store, options: CollectOptions, stop: asyncio.Event) -
 def run_collect(db: Path, options: CollectOptions) -> CollectStats:
     """Collect into the store at ``db`` until done or signalled."""
     with Store(db) as store:
-        stats = asyncio.run(_run(store, options, asyncio.Event()))
-    return stats
+        return run_until_signalled(functools.partial(_collect, store, options))

@@ -22,7 +22,7 @@ from rightsize.store import default_db_path
 
 if TYPE_CHECKING:
     from rightsize.collect import CollectOptions, CollectStats
-    from rightsize.sources.kubelet import KubeletStats
+    from rightsize.collect.kubelet import KubeletStats
     from rightsize.sources.prometheus import PrometheusSummary
     from rightsize.store import Store
 
@@ -68,9 +68,9 @@ async def poll_kubelet(store: Store, kubelet: Kubelet, stop: asyncio.Event, *,
                        interval: float, duration: float | None,
                        samples: int | None = None) -> KubeletStats:
     """Poll the kubelets into ``store`` until done or ``stop`` is set (one ``run`` cycle)."""
-    import rightsize.sources.kubelet
+    import rightsize.collect.kubelet
 
-    return await rightsize.sources.kubelet.collect_kubelet(
+    return await rightsize.collect.kubelet.collect_kubelet(
         store, list(kubelet.urls), interval=interval, samples=samples, duration=duration,
         stop=stop, namespaces=namespaces_or_none(kubelet.namespaces), **kubelet.auth.kwargs())
 
@@ -78,17 +78,15 @@ async def poll_kubelet(store: Store, kubelet: Kubelet, stop: asyncio.Event, *,
 def collect_kubelet(db: Path | str | None, kubelet: Kubelet, *, interval: float = 10.0,
                     duration: float | None = None, samples: int | None = None) -> KubeletStats:
     """Poll the kubelets' Summary API into the store until done or signalled."""
-    from rightsize.progress import StopSignals
+    from rightsize.collect.signals import run_until_signalled
     from rightsize.store import Store
 
-    async def main() -> KubeletStats:
-        with StopSignals(asyncio.Event()) as signals, Store(_db(db)) as store:
-            stats = await poll_kubelet(store, kubelet, signals.stop, interval=interval,
-                                       duration=duration, samples=samples)
-        stats.signal = signals.received
-        return stats
+    async def main(stop: asyncio.Event) -> KubeletStats:
+        with Store(_db(db)) as store:
+            return await poll_kubelet(store, kubelet, stop, interval=interval,
+                                      duration=duration, samples=samples)
 
-    return asyncio.run(main())
+    return run_until_signalled(main)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ the last ``window``) → :func:`rightsize.api.report` → apply retention. With
 ``every`` the cycles start on a monotonic clock every ``every`` seconds
 (a cycle that overruns starts the next one at once). SIGINT/SIGTERM stop
 the collection within about a second (even on a stuck engine: see
-:class:`rightsize.progress.StopSignals`); the cycle then still writes its
+:mod:`rightsize.collect.signals`); the cycle then still writes its
 report (unless it collected nothing), so a stop never leaves a half-written
 report, and the store keeps every committed round. ``RunState.signal`` says
 which signal stopped it (SIGINT: exit 130).
@@ -170,7 +170,7 @@ async def _run(db: Path, store: Store, options: RunOptions, stop: asyncio.Event)
 
 def run(db: Path | str | None, options: RunOptions) -> RunState:
     """Run the cycles until done or signalled (see the module docstring)."""
-    from rightsize.progress import StopSignals
+    from rightsize.collect.signals import run_until_signalled
     from rightsize.sources.docker.host import resolve_host
 
     for host in options.collect.hosts:  # validate every URL before anything is created
@@ -178,10 +178,8 @@ def run(db: Path | str | None, options: RunOptions) -> RunState:
             resolve_host(host)
     path = default_db_path() if db is None else Path(db)
 
-    async def main() -> RunState:
-        with StopSignals(asyncio.Event()) as signals, Store(path) as store:
-            state = await _run(path, store, options, signals.stop)
-        state.signal = signals.received
-        return state
+    async def main(stop: asyncio.Event) -> RunState:
+        with Store(path) as store:
+            return await _run(path, store, options, stop)
 
-    return asyncio.run(main())
+    return run_until_signalled(main)

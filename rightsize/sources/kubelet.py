@@ -7,7 +7,7 @@ stored as ``cpu_total_ns``), ``memory.workingSetBytes``, ``rssBytes`` and
 Every field is an optional pointer; a container without CPU or memory yet
 (just started) is skipped for that poll.
 
-:func:`collect_kubelet` polls one or more kubelets (``https://node:10250``
+:func:`rightsize.collect.kubelet.collect_kubelet` polls one or more kubelets (``https://node:10250``
 or the API server proxy ``https://apiserver/api/v1/nodes/NODE/proxy``) every
 ``interval`` seconds, like the Docker collector: one transaction per round,
 until ``samples`` rounds, ``duration`` seconds or ``stop``. The kubelet
@@ -30,26 +30,21 @@ are shown (and used as a node's fallback name) with any password masked.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import httpx
 
-from rightsize.collect import RunTotals, until_stopped
-from rightsize.errors import RuntimeFailure, UsageError
+from rightsize.errors import RuntimeFailure
 from rightsize.logs import redact
 from rightsize.rows import ContainerRow, EventRow, HostRow, SampleRow, container_row
-from rightsize.sources.deadlines import configured
-from rightsize.sources.http import client_options, unreachable_error
-from rightsize.store import Store
+from rightsize.sources.http import unreachable_error
 
-__all__ = ["KubeletStats", "Snapshot", "collect_kubelet", "parse_summary", "summary_path"]
+__all__ = ["DEFAULT_TIMEOUT", "KubeletClient", "Snapshot", "parse_summary", "summary_path"]
 
 log = logging.getLogger("rightsize.kubelet")
 
@@ -193,20 +188,10 @@ def parse_summary(
     return snap
 
 
-@dataclass
-class KubeletStats(RunTotals):
-    """Running totals of :func:`collect_kubelet`."""
-
-    nodes: int = 0
-
-    def describe(self) -> str:
-        return (
-            f"{self.containers} containers on {self.nodes} nodes, {self.samples} samples, "
-            f"{self.rounds} rounds, {self.elapsed:.0f}s elapsed, {self.errors} errors"
-        )
+class KubeletClient:
+    """One kubelet's Summary API, polled with a total deadline; restarts seen between polls."""
 
 
-class _Kubelet:
     def __init__(
         self, url: str, client: httpx.AsyncClient, path: str, deadline: float = DEFAULT_TIMEOUT
     ) -> None:
@@ -266,116 +251,3 @@ class _Kubelet:
                 )
             self.started[cid] = started
         return events
-
-
-async def collect_kubelet(
-    store: Store,
-    url: str | Sequence[str],
-    *,
-    token: str | None = None,
-    basic_auth: tuple[str, str] | None = None,
-    ca_file: str | None = None,
-    insecure: bool = False,
-    client_cert: tuple[str, str] | None = None,
-    interval: float = 10.0,
-    samples: int | None = None,
-    duration: float | None = None,
-    stop: asyncio.Event | None = None,
-    namespaces: Sequence[str] | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    transport: httpx.AsyncBaseTransport | None = None,
-    on_round: Callable[[KubeletStats], None] | None = None,
-) -> KubeletStats:
-    """Poll the Summary API of each kubelet ``url`` into ``store`` until done.
-
-    Stops after ``samples`` rounds, ``duration`` seconds, or when ``stop`` is
-    set (none of them: until ``stop``). The first round decides: if every
-    kubelet fails it, that error is raised; later failures are logged and
-    retried next round. ``token`` (bearer) or ``basic_auth`` (user, password)
-    authenticate; ``timeout`` is each poll's total deadline (``RIGHTSIZE_TIMEOUT``
-    overrides it). A stop cancels polls still pending after a second.
-    """
-    urls = [url] if isinstance(url, str) else list(url)
-    if not urls:
-        raise UsageError("no kubelet URL given")
-    if not interval > 0:
-        raise UsageError(f"invalid interval {interval}: must be greater than zero")
-    if samples is not None and samples < 1:
-        raise UsageError(f"invalid number of samples {samples}: must be at least 1")
-    stop = stop or asyncio.Event()
-    stats = KubeletStats()
-    poll_deadline = configured(timeout)
-    kubelets: list[_Kubelet] = []
-    try:
-        for u in urls:
-            base, path = summary_path(u)
-            opts = client_options(
-                base,
-                what="kubelet",
-                token=token,
-                basic_auth=basic_auth,
-                ca_file=ca_file,
-                insecure=insecure,
-                client_cert=client_cert,
-                timeout=poll_deadline,
-            )
-            client = httpx.AsyncClient(transport=transport, **opts)
-            kubelets.append(_Kubelet(base, client, path, poll_deadline))
-        deadline = None if duration is None else stats.started + duration
-        next_tick = time.monotonic()
-        nodes: set[str] = set()
-        while not stop.is_set():
-            done, outcome = await until_stopped(
-                asyncio.gather(*(k.poll(namespaces) for k in kubelets), return_exceptions=True),
-                stop,
-            )
-            if not done or outcome is None:
-                break  # stopped while polls were pending
-            results = outcome
-            failures = [r for r in results if isinstance(r, BaseException)]
-            if stats.rounds == 0 and len(failures) == len(results):
-                raise failures[0]
-            for f in failures:
-                if not isinstance(f, Exception):
-                    raise f
-                log.warning("%s; will retry", f)
-            containers: list[ContainerRow] = []
-            rows: list[SampleRow] = []
-            events: list[EventRow] = []
-            hosts: list[HostRow] = []
-            for k, r in zip(kubelets, results, strict=True):
-                if isinstance(r, Snapshot):
-                    hosts.append(r.host)
-                    containers += r.containers
-                    rows += r.samples
-                    events += k.restarts(r)
-                    nodes.add(r.host["host"])
-            stats.samples += store.write(
-                samples=rows, containers=containers, events=events, hosts=hosts
-            )
-            stats.rounds += 1
-            stats.events += len(events)
-            stats.errors += len(failures)
-            stats.containers = len({c["container_id"] for c in containers})
-            stats.nodes = len(nodes)
-            if on_round is not None:
-                on_round(stats)
-            if samples is not None and stats.rounds >= samples:
-                break
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                break
-            next_tick += interval
-            if next_tick < now:  # a slow round: skip the missed ticks, keep the phase
-                next_tick += (int((now - next_tick) // interval) + 1) * interval
-            wait = next_tick - now
-            if deadline is not None:
-                wait = min(wait, max(0.0, deadline - now))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=wait)
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-    finally:
-        for k in kubelets:
-            await k.client.aclose()
-    return stats

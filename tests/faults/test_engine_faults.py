@@ -20,11 +20,11 @@ from typing import Any
 import httpx
 import pytest
 
+from rightsize.collect.kubelet import collect_kubelet
 from rightsize.errors import RuntimeFailure, UsageError
 from rightsize.logs import redact
 from rightsize.sources.docker.client import AsyncDockerClient, DockerClient
 from rightsize.sources.docker.host import resolve_host
-from rightsize.sources.kubelet import collect_kubelet
 from rightsize.store import Store
 from tests.faults import fakes
 

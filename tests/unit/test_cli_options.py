@@ -272,7 +272,7 @@ def test_since_after_until_is_exit_2(capsys: pytest.CaptureFixture[str], prometh
 @pytest.fixture
 def kubelet(monkeypatch: pytest.MonkeyPatch) -> Calls:
     """The real kubelet source, answered by the recorded Summary payloads."""
-    from rightsize.sources import kubelet as source
+    from rightsize.collect import kubelet as source
 
     real = source.collect_kubelet
     seen = Calls()

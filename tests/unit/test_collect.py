@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-import rightsize.collect as collect_mod
+import rightsize.collect.docker as collect_mod
 from rightsize.collect import CollectOptions, CollectStats, collect
 from rightsize.errors import RuntimeFailure
 from rightsize.sources.docker import payloads

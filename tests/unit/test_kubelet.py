@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from rightsize.collect.kubelet import collect_kubelet
 from rightsize.errors import RuntimeFailure, UsageError
-from rightsize.sources.kubelet import collect_kubelet, parse_summary, parse_time, summary_path
+from rightsize.sources.kubelet import parse_summary, parse_time, summary_path
 from rightsize.store import Store, load
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kubelet"

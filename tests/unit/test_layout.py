@@ -20,7 +20,6 @@ MAX_LINES = 420
 NOT_SPLIT_YET = {
     "rightsize.analysis.backtest": "the strategies/backtest work in progress owns it",
     "rightsize.analysis.strategies.rightsize": "the strategies/backtest work in progress owns it",
-    "rightsize.collect": "collect/: both sampling loops with one ticker",
     "rightsize.sources.prometheus": "sources/prometheus/: client, queries, owners, rows",
     "rightsize.sources.cadvisor": "sources/prometheus/cadvisor.py, on the split helpers",
 }

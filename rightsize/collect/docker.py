@@ -1,4 +1,4 @@
-"""The sampling loop: rounds on a monotonic clock over one or more Docker engines.
+"""The Docker sampling loop: rounds on the shared ticker over one or more engines.
 
 Each round, for every host concurrently: list the running containers that
 match the filters (so containers that start, stop, restart or vanish are
@@ -22,8 +22,12 @@ a usage error, not an outage.
 
 ``stop`` ends the loop promptly: the round in flight stops waiting for
 frames and is committed; engine calls still pending after
-:data:`STOP_GRACE` are cancelled (that round is dropped), so a stuck engine
-never holds a stop up.
+:data:`~rightsize.collect.ticker.STOP_GRACE` are cancelled (that round is
+dropped), so a stuck engine never holds a stop up.
+
+One piece: the per-host session, its stats streams and the round loop share
+one round protocol (frame waits, reconnect backoff, the claim of an engine
+reached under two URLs); apart, each half would be read only with the other.
 
 Only read-only Engine endpoints are called here. Nothing from ``Config.Env``
 or command lines is ever stored or logged (see ``payloads``).
@@ -37,11 +41,12 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from rightsize.collect.ticker import RunTotals, Ticker, until_stopped
 from rightsize.errors import EngineError, NotFound, RuntimeFailure, UsageError
 from rightsize.rows import ContainerRow, EventRow, HostRow, SampleRow
 from rightsize.sources.docker import payloads
@@ -58,34 +63,6 @@ MAX_BACKOFF = 30.0
 MAX_CONCURRENCY = 128
 ENGINE_TICK = 1.0  # the engine's stats collector interval
 FRAME_WAIT = 2.5  # how long a round waits for a fresh frame (first frame of a new stream)
-STOP_GRACE = 1.0  # after a stop, how long engine calls in flight may take before cancellation
-
-T = TypeVar("T")
-
-
-async def until_stopped(
-    work: Awaitable[T], stop: asyncio.Event, grace: float = STOP_GRACE
-) -> tuple[bool, T | None]:
-    """Await ``work``; once ``stop`` is set give it ``grace`` seconds, then cancel it.
-
-    Returns ``(True, result)`` when it finished, ``(False, None)`` when cancelled.
-    """
-    task = asyncio.ensure_future(work)
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        if not task.done():
-            await asyncio.wait({task}, timeout=grace)
-        if task.done():
-            return True, task.result()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        return False, None
-    finally:
-        stopped.cancel()
-        if not task.done():  # we were cancelled ourselves
-            task.cancel()
-
 
 @dataclass
 class CollectOptions:
@@ -97,24 +74,6 @@ class CollectOptions:
     samples: int | None = None
     filters: Mapping[str, list[str]] = field(default_factory=dict)
     record: Path | None = None
-
-
-@dataclass
-class RunTotals:
-    """Running totals of a sampling loop (the Docker collector, the kubelet one)."""
-
-    started: float = field(default_factory=time.monotonic)
-    rounds: int = 0
-    samples: int = 0
-    events: int = 0
-    errors: int = 0
-    containers: int = 0
-    #: The signal that stopped the loop (set by :mod:`rightsize.progress`), if any.
-    signal: int | None = None
-
-    @property
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
 
 
 @dataclass
@@ -542,13 +501,14 @@ async def collect(
         log.warning("%s; will keep retrying", f)
     for s in sessions:  # in the order given: the first URL of an engine samples it
         await s.claim()
-    deadline = None if options.duration is None else stats.started + options.duration
-    next_tick = time.monotonic()
+    ticker = Ticker(options.interval,
+                    None if options.duration is None else stats.started + options.duration)
     try:
         while not stop.is_set():
             t0 = time.monotonic()
             # Near the end of --duration, don't wait past it for fresh frames.
-            wait = FRAME_WAIT if deadline is None else min(FRAME_WAIT, max(0.2, deadline - t0))
+            left = ticker.remaining()
+            wait = FRAME_WAIT if left is None else min(FRAME_WAIT, max(0.2, left))
             done, outcome = await until_stopped(
                 asyncio.gather(*(s.round(sem, wait, stop) for s in sessions),
                                return_exceptions=True), stop)
@@ -585,20 +545,9 @@ async def collect(
                 on_round(stats)
             if options.samples is not None and stats.rounds >= options.samples:
                 break
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                break
-            next_tick += options.interval
-            if next_tick < now:
-                # The round outlasted the interval (it waited for the engine's own
-                # tick): start the next one at once; waiting for a fresh frame paces it.
-                next_tick = now
-            wait = next_tick - now
-            if deadline is not None:
-                wait = min(wait, max(0.0, deadline - now))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=wait)
-            if deadline is not None and time.monotonic() >= deadline:
+            # A round that waited for the engine's own tick past the interval is
+            # followed at once; waiting for a fresh frame paces it.
+            if not await ticker.wait(stop):
                 break
     finally:
         for s in sessions:
