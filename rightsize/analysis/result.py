@@ -1,19 +1,10 @@
-"""``analyze()``: from a :class:`~rightsize.store.Dataset` to an :class:`AnalysisResult`.
+"""What an analysis returns: :class:`AnalysisResult` and its :class:`WorkloadResult` rows.
 
-The pipeline, vectorised over all containers at once (no Python loop per
-sample, one loop per workload only to call the strategy):
-
-1. containers → workload names (:mod:`rightsize.analysis.workloads`);
-   pause containers and workloads not matching ``workload`` are dropped;
-2. per-interval usage (:mod:`rightsize.analysis.usage`);
-3. pooled statistics per workload in one sort per resource;
-4. findings (:mod:`rightsize.analysis.findings`) and a recommendation from
-   the strategy registry for each workload;
-5. the host view (:mod:`rightsize.analysis.hosts`).
-
-Declared values of a workload are those of its most recently seen container.
-The result renders as ``rightsize/v1`` JSON (:meth:`AnalysisResult.to_dict`),
-as tidy DataFrames, and as an HTML table in Jupyter.
+A result holds, per workload, the declared values, usage statistics,
+throttling, OOM kills, findings and the recommendation, and the host view
+(:mod:`rightsize.analysis.hosts`). It renders as ``rightsize/v1`` JSON
+(:meth:`AnalysisResult.to_dict`), as tidy DataFrames, and as an HTML table in
+Jupyter. :func:`rightsize.analysis.pipeline.analyze` builds it from a dataset.
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from types import TracebackType
 from typing import Protocol, TypeVar
 
 __all__ = ["Signalled", "StopSignals", "run_until_signalled"]
@@ -56,12 +55,7 @@ class StopSignals:
             self._loop.add_signal_handler(sig, self._on_signal, sig)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         assert self._loop is not None
         for sig in self.SIGNALS:
             self._loop.remove_signal_handler(sig)
