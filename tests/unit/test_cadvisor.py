@@ -1,8 +1,8 @@
-"""cAdvisor's Docker labels and the batch plan of rightsize.sources.cadvisor."""
+"""cAdvisor's Docker labels and the batch plan of rightsize.sources.prometheus.cadvisor."""
 
 from __future__ import annotations
 
-from rightsize.sources.cadvisor import (
+from rightsize.sources.prometheus.cadvisor import (
     MAX_MATCHER_BYTES,
     DockerContainer,
     _cpu_request,

@@ -3,7 +3,7 @@
 A standalone cAdvisor (``gcr.io/cadvisor/cadvisor`` on each Docker host,
 scraped by Prometheus, VictoriaMetrics, Thanos or Mimir) exports no
 ``namespace``/``pod``/``container`` labels, so the Kubernetes path of
-:mod:`rightsize.sources.prometheus` finds nothing. This module reads those
+:mod:`rightsize.sources.prometheus.reader` finds nothing. This module reads those
 series by cAdvisor's own Docker labels; ``collect_prometheus`` calls
 :func:`discover` and :func:`collect` through a small hook, so one call reads a
 Kubernetes cluster, a Docker fleet, or both.
@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rightsize.rows import ContainerRow, EventRow, HostRow, SampleRow
-from rightsize.sources import prometheus as prom
+from rightsize.sources.prometheus import client as prom
 from rightsize.store import Store
 
 __all__ = [
