@@ -220,8 +220,9 @@ def _ns_words(namespace: str) -> list[str]:
     return ["-n", shlex.quote(namespace)]
 
 
-def _kubectl_patch(w: WorkloadResult, rec: Recommendation) -> str:
-    namespace, kind, owner = _k8s_target(w)
+def _resources_patch(w: WorkloadResult, rec: Recommendation) -> dict[str, Any]:
+    """A strategic-merge ``resources`` block: the recommended values, ``cpu: null`` to drop
+    a CPU limit."""
     requests, limits = _k8s_values(rec)
     resources: dict[str, Any] = {}
     if requests:
@@ -231,7 +232,12 @@ def _kubectl_patch(w: WorkloadResult, rec: Recommendation) -> str:
         lim["cpu"] = None  # strategic merge: delete the key
     if lim:
         resources["limits"] = lim
-    container = {"name": container_name(w), "resources": resources}
+    return resources
+
+
+def _kubectl_patch(w: WorkloadResult, rec: Recommendation) -> str:
+    namespace, kind, owner = _k8s_target(w)
+    container = {"name": container_name(w), "resources": _resources_patch(w, rec)}
     body = _pod_spec_body(kind, {"containers": [container]})
     patch = json.dumps(body, separators=(",", ":"), ensure_ascii=True)
     words = ["kubectl", *_ns_words(namespace), "patch", kind]
@@ -286,15 +292,7 @@ def _resize_notes(rec: Recommendation, declared: Declared) -> list[str]:
 def _kubectl_resize(w: WorkloadResult, rec: Recommendation) -> str:
     """``kubectl patch pod <pod> --subresource resize`` for each running pod of the workload."""
     namespace = _k8s_target(w)[0]
-    requests, limits = _k8s_values(rec)
-    resources: dict[str, Any] = {}
-    if requests:
-        resources["requests"] = requests
-    lim: dict[str, str | None] = dict(limits)
-    if _drops_cpu_limit(rec, w.declared):
-        lim["cpu"] = None
-    if lim:
-        resources["limits"] = lim
+    resources = _resources_patch(w, rec)
     body = {"spec": {"containers": [{"name": container_name(w), "resources": resources}]}}
     patch = shlex.quote(json.dumps(body, separators=(",", ":"), ensure_ascii=True))
     lines = _resize_notes(rec, w.declared)

@@ -42,6 +42,9 @@ from tests.integration.test_prometheus_real import (
     small_cluster,
     write_openmetrics,
 )
+from tests.integration.test_prometheus_real import (
+    serve as serve_process,
+)
 
 HOURS = 12
 ENGINES = ("prometheus", "victoriametrics")
@@ -82,43 +85,18 @@ def victoria_metrics_server(binary: str, data_dir: Path) -> Iterator[str]:
     ``-search.disableCache`` because the data is backfilled.
     """
     port = free_port()
-    log = (data_dir.parent / f"{data_dir.name}.vm.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"-storageDataPath={data_dir}",
-            f"-httpListenAddr=127.0.0.1:{port}",
-            "-retentionPeriod=100y",
-            "-search.maxStalenessInterval=30s",
-            "-search.disableCache",
-            "-loggerLevel=WARN",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"victoria-metrics exited with {proc.returncode}; see {log.name}"
-                )
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"victoria-metrics not ready after 60 s; see {log.name}")
-            time.sleep(0.2)
+    argv = [
+        binary,
+        f"-storageDataPath={data_dir}",
+        f"-httpListenAddr=127.0.0.1:{port}",
+        "-retentionPeriod=100y",
+        "-search.maxStalenessInterval=30s",
+        "-search.disableCache",
+        "-loggerLevel=WARN",
+    ]
+    with serve_process("victoria-metrics", argv, f"http://127.0.0.1:{port}", "/health",
+               data_dir.parent / f"{data_dir.name}.vm.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def import_victoria_metrics(url: str, series: Iterable[Series]) -> None:

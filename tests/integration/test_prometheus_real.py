@@ -112,35 +112,24 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def prometheus_server(prometheus: str, data_dir: Path, *, retention: str = "30d") -> Iterator[str]:
-    """Run ``prometheus`` on the TSDB at ``data_dir``; yields its URL once ready."""
-    config = data_dir.parent / f"{data_dir.name}.prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 1h\nscrape_configs: []\n")
-    port = free_port()
-    log = (data_dir.parent / f"{data_dir.name}.prometheus.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            prometheus,
-            f"--storage.tsdb.path={data_dir}",
-            f"--config.file={config}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            f"--storage.tsdb.retention.time={retention}",
-            "--query.lookback-delta=30s",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+def serve(name: str, argv: list[str], url: str, ready: str,
+          log_path: Path) -> Iterator[str]:
+    """Run ``argv`` (a server called ``name``); yield ``url`` once ``url + ready`` answers 200.
+
+    The server is stopped (SIGTERM, then SIGKILL after 20 s) when the block ends.
+    """
+    log = log_path.open("wb")
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"prometheus exited with {proc.returncode}; see {log.name}")
+                raise RuntimeError(f"{name} exited with {proc.returncode}; see {log.name}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/-/ready", timeout=2).status_code == 200:
+                if httpx.get(f"{url}{ready}", timeout=2).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                raise RuntimeError(f"prometheus not ready after 60 s; see {log.name}")
+                raise RuntimeError(f"{name} not ready after 60 s; see {log.name}")
             time.sleep(0.2)
         yield url
     finally:
@@ -151,6 +140,25 @@ def prometheus_server(prometheus: str, data_dir: Path, *, retention: str = "30d"
             proc.kill()
             proc.wait()
         log.close()
+
+
+@contextlib.contextmanager
+def prometheus_server(prometheus: str, data_dir: Path, *, retention: str = "30d") -> Iterator[str]:
+    """Run ``prometheus`` on the TSDB at ``data_dir``; yields its URL once ready."""
+    config = data_dir.parent / f"{data_dir.name}.prometheus.yml"
+    config.write_text("global:\n  scrape_interval: 1h\nscrape_configs: []\n")
+    port = free_port()
+    argv = [
+        prometheus,
+        f"--storage.tsdb.path={data_dir}",
+        f"--config.file={config}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        f"--storage.tsdb.retention.time={retention}",
+        "--query.lookback-delta=30s",
+    ]
+    with serve("prometheus", argv, f"http://127.0.0.1:{port}", "/-/ready",
+               data_dir.parent / f"{data_dir.name}.prometheus.log") as url:
+        yield url
 
 
 @dataclass
