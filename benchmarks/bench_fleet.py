@@ -131,7 +131,7 @@ def load_vm(binary: str, data: Path, source: Path) -> None:
 
 def child(args: argparse.Namespace) -> int:
     """One collect run in this process; prints a JSON line with the summary and peak RSS."""
-    from rightsize.sources.prometheus import collect_prometheus
+    from rightsize.sources.prometheus import CopyOptions, collect_prometheus
     from rightsize.store import Store
 
     resolution: float | str | None = None
@@ -139,9 +139,10 @@ def child(args: argparse.Namespace) -> int:
         resolution = "auto" if args.child_resolution == "auto" else float(args.child_resolution)
     with tempfile.TemporaryDirectory(dir=args.data) as tmp, Store(Path(tmp) / "rs.db") as store:
         t0 = time.perf_counter()
-        s = collect_prometheus(store, args.child, since=args.since, until=args.until,
-                               resolution=resolution,  # type: ignore[arg-type]
-                               selector=args.child_selector, timeout=3600)  # fmt: skip
+        options = CopyOptions(since=args.since, until=args.until,
+                              resolution=resolution,  # type: ignore[arg-type]
+                              selector=args.child_selector, timeout=3600)  # fmt: skip
+        s = collect_prometheus(store, args.child, options)
         wall = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"wall": wall, "queries": s.queries, "batches": s.batches, "bytes": s.bytes,

@@ -110,16 +110,17 @@ def read_prometheus(store: Store, prometheus: Prometheus, since: float, until: f
     ``raw_workloads``: only these workloads, at the raw step (for the charts of
     an aggregated analysis).
     """
-    from rightsize.sources.prometheus import collect_prometheus
+    from rightsize.sources.prometheus import CopyOptions, collect_prometheus
 
     resolution = None if raw_workloads is not None else prometheus.resolution
-    return collect_prometheus(
-        store, prometheus.url, since=since, until=until, step=prometheus.step,
-        resolution=resolution, workloads=None if raw_workloads is None else list(raw_workloads),
+    options = CopyOptions(
+        since=since, until=until, step=prometheus.step, resolution=resolution,
+        workloads=None if raw_workloads is None else list(raw_workloads),
         selector=prometheus.selector, namespaces=namespaces_or_none(prometheus.namespaces),
         host_label=prometheus.host_label,
         **prometheus.auth.kwargs(),
     )
+    return collect_prometheus(store, prometheus.url, options)
 
 
 def _from_prometheus(prometheus: Prometheus, since: float | None, until: float | None,

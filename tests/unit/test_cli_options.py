@@ -192,9 +192,9 @@ TIME_COMMANDS: dict[str, list[str]] = {
 @pytest.fixture
 def prometheus(calls: Calls, monkeypatch: pytest.MonkeyPatch) -> Calls:
     """Also stub the Prometheus source (``collect --source prometheus``)."""
-    def stub(store: Any, url: str, **kwargs: Any) -> Any:
+    def stub(store: Any, url: str, options: Any) -> Any:
         calls.args.append((url,))
-        calls.kwargs.append(kwargs)
+        calls.kwargs.append(dict(vars(options)))  # CopyOptions' fields
         raise Reached
 
     monkeypatch.setattr("rightsize.store.Store", Store)  # collect opens it before reading

@@ -20,10 +20,6 @@ MAX_LINES = 420
 NOT_SPLIT_YET = {
     "rightsize.analysis.backtest": "the strategies/backtest work in progress owns it",
     "rightsize.analysis.strategies.rightsize": "the strategies/backtest work in progress owns it",
-    "rightsize.sources.prometheus.reader": "owners, rows and the copy loop (24 keyword "
-    "arguments, to become a typed options object) still in one module",
-    "rightsize.sources.prometheus.cadvisor": "issue 16's module: discovery, batch plan and "
-    "rows of the Docker fleet path, to split with the reader",
 }
 #: cycles still to break, each with how: none may be added
 KNOWN_CYCLES: dict[tuple[str, ...], str] = {}

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from rightsize.errors import RuntimeFailure, UsageError
-from rightsize.sources.prometheus import choose_step, collect_prometheus
+from rightsize.sources.prometheus import CopyOptions, choose_step, collect_prometheus
 from rightsize.store import Store, load
 
 URL = "http://prometheus.monitoring:9090"
@@ -165,8 +165,21 @@ class FakePrometheus:
 def collect(tmp_path: Path, fake: FakePrometheus, **kw: Any) -> Any:
     kw.setdefault("since", START)
     kw.setdefault("until", END)
+    options = CopyOptions(transport=httpx.MockTransport(fake), **kw)
     with Store(tmp_path / "rs.db") as store:
-        return collect_prometheus(store, URL, transport=httpx.MockTransport(fake), **kw)
+        return collect_prometheus(store, URL, options)
+
+
+def test_keywords_are_the_same_call_as_copy_options(tmp_path: Path) -> None:
+    fake = FakePrometheus()
+    by_options = collect(tmp_path / "a", fake, max_points=61 * 5 * 2)
+    with Store(tmp_path / "b.db") as store:
+        by_name = collect_prometheus(store, URL, since=START, until=END, max_points=61 * 5 * 2,
+                                     transport=httpx.MockTransport(FakePrometheus()))
+    assert (by_name.samples, by_name.batches, by_name.containers, by_name.events) == (
+        by_options.samples, by_options.batches, by_options.containers, by_options.events)
+    with pytest.raises(TypeError), Store(tmp_path / "c.db") as store:
+        collect_prometheus(store, URL, CopyOptions(since=START), until=END)
 
 
 def test_rows_owners_declared_values_and_nodes(tmp_path: Path) -> None:

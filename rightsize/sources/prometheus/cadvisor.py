@@ -5,8 +5,8 @@ scraped by Prometheus, VictoriaMetrics, Thanos or Mimir) exports no
 ``namespace``/``pod``/``container`` labels, so the Kubernetes path of
 :mod:`rightsize.sources.prometheus.reader` finds nothing. This module reads those
 series by cAdvisor's own Docker labels; ``collect_prometheus`` calls
-:func:`discover` and :func:`collect` through a small hook, so one call reads a
-Kubernetes cluster, a Docker fleet, or both.
+:func:`discover` and :func:`collect` on its :class:`.plan.Plan`, so one call
+reads a Kubernetes cluster, a Docker fleet, or both.
 
 - **identity**: a container is one (``host_label``, ``id``) pair: the host is
   the ``instance`` label (or another ``host_label``), ``id`` is the cgroup
@@ -27,7 +27,8 @@ Kubernetes cluster, a Docker fleet, or both.
   ``container_spec_memory_limit_bytes``/``_reservation_limit_bytes`` (0 or ≥ 2^62
   = unlimited).
 - **usage**: the same five counters as for Kubernetes, raw or aggregated at
-  ``resolution`` with the same queries (``max by (__name__, <host>, id)``).
+  ``resolution`` with the same query (:func:`.plan.batch_query` grouped by
+  ``<host>, id``) and the same rows (:func:`.rows.sample_rows`).
 - **OOM kills**: increases of ``container_oom_events_total``, one ``oom_kill``
   event each. **hosts**: ``machine_cpu_cores``/``machine_memory_bytes`` per host.
 
@@ -41,25 +42,21 @@ from __future__ import annotations
 import logging
 import math
 import re
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
-from rightsize.rows import ContainerRow, EventRow, HostRow, SampleRow
+from rightsize.rows import ContainerRow, EventRow, HostRow
 from rightsize.sources.prometheus import client as prom
+from rightsize.sources.prometheus.client import fetch_ahead
+from rightsize.sources.prometheus.owners import value_of
+from rightsize.sources.prometheus.plan import Plan, batch_query
+from rightsize.sources.prometheus.rows import host_row, kill_events, sample_rows
 from rightsize.store import Store
 
-__all__ = [
-    "Batch",
-    "DockerContainer",
-    "Plan",
-    "collect",
-    "discover",
-    "docker_labels",
-    "plan_batches",
-]
+__all__ = ["Batch", "DockerContainer", "Plan", "collect", "discover", "docker_labels",
+           "plan_batches"]
 
 log = logging.getLogger("rightsize.prometheus")
 
@@ -94,6 +91,8 @@ _KNOWN_LABELS = {
         "io.kubernetes.sandbox.id",
     )
 }
+#: the hosts' ``api_version``
+API = "prometheus (cAdvisor)"
 _HEX_ID = re.compile(r"([0-9a-f]{64})(?:\.scope)?$")
 
 DockerKey = tuple[str, str]  # host label value, cgroup id
@@ -116,23 +115,6 @@ class DockerContainer:
         return m.group(1) if m else self.cgroup
 
 
-@dataclass(frozen=True)
-class Plan:
-    """The grid and options ``collect_prometheus`` chose, shared by both paths."""
-
-    start: float
-    end: float
-    step: float
-    npoints: int
-    resolution: float | None
-    cpu_signal: str
-    peak_step: float
-    max_points: int
-    lookback: str
-    selector: str = ""
-    host_label: str = "instance"
-
-
 def docker_labels(metric: Mapping[str, str]) -> dict[str, str]:
     """The Docker labels of a cAdvisor series (``container_label_*``), dotted where known."""
     out: dict[str, str] = {}
@@ -141,10 +123,6 @@ def docker_labels(metric: Mapping[str, str]) -> dict[str, str]:
             short = key[len(_LABEL_PREFIX) :]
             out[_KNOWN_LABELS.get(short, short)] = value
     return out
-
-
-def _selector(plan_or_selector: str, *parts: str) -> str:
-    return ", ".join(p for p in (plan_or_selector, *parts) if p)
 
 
 def _check_host_label(host_label: str) -> str:
@@ -167,7 +145,7 @@ def discover(
     """The Docker containers with usage series in the window (one ``/api/v1/series`` call)."""
     hl = _check_host_label(host_label)
     names = f'__name__=~"{prom.MEMORY}|{prom.CPU}"'
-    sel = _selector(names, DOCKER_MATCHERS, selector)
+    sel = prom._selector(names, DOCKER_MATCHERS, selector)
     found: dict[DockerKey, DockerContainer] = {}
     for m in api.series(f"{{{sel}}}", since, end):
         if m.get("pod") or not m.get("name") or not m.get("id"):
@@ -210,10 +188,7 @@ def _instant_by_key(
 ) -> dict[DockerKey, float]:
     out: dict[DockerKey, float] = {}
     for item in api.instant(query, plan.end):
-        try:
-            v = float(item["value"][1])
-        except (KeyError, IndexError, TypeError, ValueError):
-            continue
+        v = value_of(item)
         if math.isfinite(v):
             out[_key(item.get("metric") or {}, plan)] = v
     return out
@@ -237,7 +212,7 @@ def _host_info(api: prom.PrometheusClient, plan: Plan) -> dict[str, HostRow]:
     names = '__name__=~"machine_cpu_cores|machine_memory_bytes"'
     query = (
         f"max by ({hl}, __name__) "
-        f"(last_over_time({{{_selector(names, plan.selector)}}}[{plan.lookback}]))"
+        f"(last_over_time({{{prom._selector(names, plan.selector)}}}[{plan.lookback}]))"
     )
     for item in api.instant(query, plan.end):
         m = item.get("metric") or {}
@@ -246,7 +221,7 @@ def _host_info(api: prom.PrometheusClient, plan: Plan) -> dict[str, HostRow]:
         except (KeyError, IndexError, TypeError, ValueError):
             continue
     versions: dict[str, str] = {}
-    vsel = _selector(plan.selector)
+    vsel = prom._selector(plan.selector)
     for item in api.instant(
         f"last_over_time(cadvisor_version_info{{{vsel}}}[{plan.lookback}])", plan.end
     ):
@@ -258,21 +233,8 @@ def _host_info(api: prom.PrometheusClient, plan: Plan) -> dict[str, HostRow]:
         cap = machine.get(host, {})
         cpu = cap.get("machine_cpu_cores", math.nan)
         memory = cap.get("machine_memory_bytes", math.nan)
-        rows[host] = _host_row(host, cpu, memory, versions.get(host, "docker"))
+        rows[host] = host_row(host, cpu, memory, versions.get(host, "docker"), API)
     return rows
-
-
-def _host_row(host: str, cpu: float, memory: float, engine: str) -> HostRow:
-    return HostRow(
-        host=host,
-        name=host,
-        ncpu=0 if math.isnan(cpu) else round(cpu),
-        mem_total=0 if math.isnan(memory) else round(memory),
-        engine_version=engine,
-        api_version="prometheus (cAdvisor)",
-        cgroup_version="",
-        os_type="linux",
-    )
 
 
 def _container_row(
@@ -301,10 +263,6 @@ def _container_row(
     )
 
 
-def _regex(values: Iterable[str]) -> str:
-    return prom._regex_alternation(values)
-
-
 #: Bytes of host and id matchers in one batch query (VictoriaMetrics refuses queries over
 #: 16 KiB by default, ``-search.maxQueryLen``; an aggregated query repeats its selector 3 times).
 MAX_MATCHER_BYTES = 4_000
@@ -324,10 +282,10 @@ def _host_value(host: str) -> str:
 
 
 def _batch_matchers(batch: Batch, plan: Plan) -> str:
-    hosts = f'{plan.host_label}=~"{_regex(_host_value(h) for h in batch.hosts)}"'
+    hosts = f'{plan.host_label}=~"{prom._regex_alternation(_host_value(h) for h in batch.hosts)}"'
     if not batch.by_id:
         return hosts
-    return f'{hosts}, id=~"{_regex(c.cgroup for c in batch.containers)}"'
+    return f'{hosts}, id=~"{prom._regex_alternation(c.cgroup for c in batch.containers)}"'
 
 
 def plan_batches(
@@ -347,7 +305,7 @@ def plan_batches(
     size = 0
     for host in sorted(by_host):
         members = by_host[host]
-        cost = len(_regex([_host_value(host)])) + 1
+        cost = len(prom._regex_alternation([_host_value(host)])) + 1
         if group and (len(group) + len(members) > per_batch or size + cost > max_bytes):
             yield Batch(tuple(group), tuple(hosts), False)
             group, hosts, size = [], [], 0
@@ -359,7 +317,7 @@ def plan_batches(
         chunk: list[DockerContainer] = []
         used = cost
         for c in members:  # one host too large for a batch: split it by id
-            c_cost = len(_regex([c.cgroup])) + 1
+            c_cost = len(prom._regex_alternation([c.cgroup])) + 1
             if chunk and (len(chunk) >= per_batch or used + c_cost > max_bytes):
                 yield Batch(tuple(chunk), (host,), True)
                 chunk, used = [], cost
@@ -368,109 +326,6 @@ def plan_batches(
         yield Batch(tuple(chunk), (host,), True)
     if group:
         yield Batch(tuple(group), tuple(hosts), False)
-
-
-def batch_query(sel: str, plan: Plan) -> str:
-    """The range query of one batch, as the Kubernetes path's but grouped by host and id."""
-    by = _by(plan)
-    res = plan.resolution
-    if res is None:
-        names = "|".join(prom.COUNTER_METRICS)
-        return f'max by (__name__, {by}) ({{__name__=~"{names}", {sel}}})'
-    counters = [prom.PERIODS, prom.THROTTLED, prom.THROTTLED_SECONDS]
-    if plan.cpu_signal == "mean":
-        counters.insert(0, prom.CPU)
-    interval = prom._open_window(res)
-    parts = [
-        f'max by (__name__, {by}) ({{__name__=~"{"|".join(counters)}", {sel}}})',
-        f"label_replace(max by ({by}) (max_over_time({prom.MEMORY}{{{sel}}}[{interval}])), "
-        f'"{prom.SIGNAL_LABEL}", "{prom.MEMORY}", "", "")',
-    ]
-    if plan.cpu_signal == "peak":
-        rate = f"irate({prom.CPU}{{{sel}}}[{prom._window(max(3 * plan.peak_step, 180.0))}])"
-        parts.append(
-            f"label_replace(max by ({by}) (max_over_time({rate}[{interval}:"
-            f'{prom._window(plan.peak_step)}])), "{prom.SIGNAL_LABEL}", "{prom.CPU_PEAK}", "", "")'
-        )
-    return " or ".join(parts)
-
-
-def sample_rows(
-    result: list[dict[str, Any]], batch: Sequence[DockerContainer], plan: Plan
-) -> Iterator[SampleRow]:
-    """One SampleRow per container and grid time, duplicate series merged with max."""
-    import numpy as np
-
-    by_key = {(c.host, c.cgroup): c for c in batch}
-    column = {name: i for i, name in enumerate(prom.SIGNALS)}
-    table: dict[DockerKey, Any] = {}
-    for series in result:
-        metric = series.get("metric") or {}
-        key = _key(metric, plan)
-        name = metric.get(prom.SIGNAL_LABEL) or metric.get("__name__", "")
-        values = series.get("values")
-        if key not in by_key or name not in column or not values:
-            continue
-        points = np.array(list(prom._series_points(values)), dtype=np.float64).reshape(-1, 2)
-        idx = np.rint((points[:, 0] - plan.start) / plan.step).astype(np.int64)
-        ok = (idx >= 0) & (idx < plan.npoints) & ~np.isnan(points[:, 1])
-        if key not in table:
-            table[key] = np.full((plan.npoints, len(prom.SIGNALS)), np.nan)
-        col = table[key][:, column[name]]
-        col[idx[ok]] = np.fmax(col[idx[ok]], points[ok, 1])
-    times = plan.start + plan.step * np.arange(plan.npoints)
-    for key in sorted(table):
-        grid = table[key]
-        usage = [column[prom.CPU], column[prom.MEMORY], column[prom.CPU_PEAK]]
-        keep = ~np.isnan(grid[:, usage]).all(axis=1)
-        if not keep.any():
-            continue
-        g = grid[keep]
-        cpu = prom._ints(g[:, column[prom.CPU]], 1e9)
-        peak = prom._floats(g[:, column[prom.CPU_PEAK]])
-        mem = prom._ints(g[:, column[prom.MEMORY]], 1.0)
-        periods = prom._ints(g[:, column[prom.PERIODS]], 1.0)
-        throttled = prom._ints(g[:, column[prom.THROTTLED]], 1.0)
-        throttled_ns = prom._ints(g[:, column[prom.THROTTLED_SECONDS]], 1e9)
-        c = by_key[key]
-        for i, t in enumerate(times[keep].tolist()):
-            yield SampleRow(
-                host=c.host,
-                container_id=c.container_id,
-                ts=t,
-                cpu_total_ns=cpu[i],
-                cpu_cores=peak[i],
-                system_cpu_ns=None,
-                online_cpus=None,
-                periods=periods[i],
-                throttled_periods=throttled[i],
-                throttled_ns=throttled_ns[i],
-                mem_usage=None,
-                mem_working_set=mem[i],
-                mem_rss=None,
-                mem_limit=None,
-                mem_failcnt=None,
-                pids=None,
-                oom_kills_total=None,
-            )
-
-
-def _in_background(
-    fn: Callable[[Batch], list[dict[str, Any]]], batch: Batch
-) -> Future[list[dict[str, Any]]]:
-    """``fn(batch)`` on a daemon thread (an abandoned fetch never holds up exit)."""
-    future: Future[list[dict[str, Any]]] = Future()
-
-    def run() -> None:
-        if not future.set_running_or_notify_cancel():
-            return
-        try:
-            future.set_result(fn(batch))
-        except BaseException as exc:  # handed to the caller through the future
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="rightsize-cadvisor", daemon=True).start()
-    return future
 
 
 def _oom_events(
@@ -484,24 +339,14 @@ def _oom_events(
     events: list[EventRow] = []
     per_batch = max(1, plan.max_points // max(1, plan.npoints))
     for batch in plan_batches(hit, per_batch):
-        batch_sel = _selector(sel, _batch_matchers(batch, plan))
+        batch_sel = prom._selector(sel, _batch_matchers(batch, plan))
         q = f"max by ({_by(plan)}) ({prom.OOM_EVENTS}{{{batch_sel}}})"
         for series in api.range(q, plan.start, plan.end, plan.step):
             c = written.get(_key(series.get("metric") or {}, plan))
             if c is None:
                 continue
             for t, n in prom._increases(series.get("values") or []):
-                events.extend(
-                    EventRow(
-                        host=c.host,
-                        container_id=c.container_id,
-                        ts=t - i * 1e-6,
-                        action="oom_kill",
-                        exit_code=None,
-                        name=c.name,
-                    )
-                    for i in range(n)
-                )
+                events += kill_events(c.host, c.container_id, c.name, t, n)
     return events
 
 
@@ -519,10 +364,9 @@ def collect(
     """
     if not containers:
         return 0
-    sel = _selector(DOCKER_MATCHERS, plan.selector)
+    sel = prom._selector(DOCKER_MATCHERS, plan.selector)
     declared = _declared(api, plan, sel)
-    per_batch = max(1, plan.max_points // (plan.npoints * 5))
-    batches = list(plan_batches(containers, per_batch))
+    batches = list(plan_batches(containers, plan.per_batch))
     written: dict[DockerKey, DockerContainer] = {}
     hosts: set[str] = set()
     base_containers, base_hosts = summary.containers, summary.hosts
@@ -530,18 +374,17 @@ def collect(
 
     def fetch(batch: Batch) -> list[dict[str, Any]]:
         return api.range(
-            batch_query(_selector(sel, _batch_matchers(batch, plan)), plan),
+            batch_query(prom._selector(sel, _batch_matchers(batch, plan)), plan, _by(plan)),
             plan.start,
             plan.end,
             plan.step,
         )
 
-    pending = _in_background(fetch, batches[0])
-    try:
-        for i, batch in enumerate(batches):
-            result = pending.result()
-            if i + 1 < len(batches):
-                pending = _in_background(fetch, batches[i + 1])
+    def key_of(metric: Mapping[str, str]) -> DockerKey:
+        return _key(metric, plan)
+
+    with closing(fetch_ahead(batches, fetch)) as answers:
+        for i, (batch, result) in enumerate(answers):
             summary.points += sum(len(s.get("values") or ()) for s in result)
             present = {_key(s.get("metric") or {}, plan) for s in result if s.get("values")}
             batch_written = [c for c in batch.containers if (c.host, c.cgroup) in present]
@@ -551,12 +394,13 @@ def collect(
             summary.samples += store.write(
                 containers=[_container_row(c, declared) for c in batch_written],
                 hosts=[
-                    host_info.get(h) or _host_row(h, math.nan, math.nan, "docker")
+                    host_info.get(h) or host_row(h, math.nan, math.nan, "docker", API)
                     for h in sorted(new_hosts)
                 ],
-                samples=sample_rows(result, batch_written, plan),
+                samples=sample_rows(
+                    result, {(c.host, c.cgroup): (c.host, c.container_id) for c in batch_written},
+                    key_of, plan),
             )
-            del result
             summary.batches += 1
             summary.containers = base_containers + len(written)
             summary.hosts = base_hosts + len(hosts)
@@ -565,8 +409,6 @@ def collect(
                 on_batch(summary)
             log.info("docker batch %d: %d containers, %d samples so far",
                      i + 1, len(batch.containers), summary.samples)
-    finally:
-        pending.cancel()
     events = _oom_events(api, plan, sel, written)
     store.write(events=events)
     summary.events += len(events)

@@ -3,7 +3,8 @@
 :class:`PrometheusClient` (instant and range queries, series and label
 calls, each with a total deadline), the cAdvisor and kube-state-metrics metric
 names, PromQL text helpers, the step and resolution choice, the answer's
-value helpers and :class:`PrometheusSummary`. :mod:`.reader` (Kubernetes)
+value helpers, :class:`PrometheusSummary` and :func:`fetch_ahead` (one range
+query in flight while the previous answer is written). :mod:`.reader` (Kubernetes)
 and :mod:`.cadvisor` (Docker fleets) both build on it.
 """
 
@@ -12,10 +13,12 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -311,3 +314,46 @@ def _increases(values: Sequence[Sequence[Any]]) -> Iterator[tuple[float, int]]:
             if delta >= 0.5:
                 yield t, round(delta)
         prev = v
+
+
+_B = TypeVar("_B")
+
+
+def fetch_ahead(
+    batches: Sequence[_B], fetch: Callable[[_B], list[dict[str, Any]]]
+) -> Generator[tuple[_B, list[dict[str, Any]]], None, None]:
+    """``(batch, fetch(batch))`` in order, the next batch fetched while the caller writes.
+
+    One request is in flight, so at most two answers are in memory. Closing the
+    iterator (an error or Ctrl-C in the caller; use :func:`contextlib.closing`)
+    abandons the fetch in flight.
+    """
+    if not batches:
+        return
+    pending = _in_background(fetch, batches[0])
+    try:
+        for i, batch in enumerate(batches):
+            result = pending.result()
+            if i + 1 < len(batches):
+                pending = _in_background(fetch, batches[i + 1])
+            yield batch, result
+            del result
+    finally:
+        pending.cancel()  # on an error or Ctrl-C: the fetch in flight is abandoned
+
+
+def _in_background(fn: Callable[[_B], list[dict[str, Any]]],
+                   batch: _B) -> Future[list[dict[str, Any]]]:
+    """``fn(batch)`` on a daemon thread, so that an abandoned fetch never holds up exit."""
+    future: Future[list[dict[str, Any]]] = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fn(batch))
+        except BaseException as exc:  # handed to the caller through the future
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="rightsize-prometheus", daemon=True).start()
+    return future
