@@ -253,8 +253,13 @@ class Fleet:
     pods: list[object] = field(default_factory=list)
 
 
+#: one end time for every fleet of the module, so the engines are compared on the same grid
+#: (each fixture taking its own once straddled a minute and shifted one engine's by 60 s)
+END = (int(time.time()) // SCRAPE) * SCRAPE - 600
+
+
 def _fleet(engine: str, tmp: Path, *, mixed: bool) -> Iterator[Fleet]:
-    end = (int(time.time()) // SCRAPE) * SCRAPE - 600
+    end = END
     boxes, series = docker_fleet(end)
     pods: list[object] = []
     if mixed:
