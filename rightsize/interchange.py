@@ -942,7 +942,7 @@ def _lifecycle_counts(s: pd.DataFrame, events: pd.DataFrame) -> tuple[Any, Any]:
     after it), as the analysis attributes them; an OOM exit (a ``die`` within
     seconds of an OOM kill) after a container's last reading lands on that reading.
     """
-    from rightsize.analysis.pipeline import OOM_EXIT_WINDOW
+    from rightsize.analysis.pipeline import oom_exit_times
 
     n = len(s)
     exits = np.zeros(n, dtype=np.int64)
@@ -953,22 +953,19 @@ def _lifecycle_counts(s: pd.DataFrame, events: pd.DataFrame) -> tuple[Any, Any]:
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     bounds = dict(zip(keys, zip(starts, np.r_[starts[1:], n], strict=True), strict=True))
     ts = s["ts"].to_numpy(dtype=np.float64)
-    ev = events[events["action"].isin(("oom", "oom_kill", "die", "start", "restart"))]
+    for key, dies in oom_exit_times(events).items():
+        span = bounds.get(key)
+        if span is not None:
+            lo, hi = int(span[0]), int(span[1])
+            rows = np.minimum(lo + np.searchsorted(ts[lo:hi], dies, side="left"), hi - 1)
+            np.add.at(exits, rows, 1)
+    ev = events[events["action"].isin(("start", "restart"))]
     for (host, cid), g in ev.groupby(["host", "container_id"], sort=False):
         span = bounds.get((str(host), str(cid)))
         if span is None:
             continue
         lo, hi = int(span[0]), int(span[1])
-        acts = g["action"].to_numpy(dtype=object)
-        ets = g["ts"].to_numpy(dtype=np.float64)
-        ooms = np.sort(ets[(acts == "oom") | (acts == "oom_kill")])
-        dies = ets[acts == "die"]
-        if ooms.size and dies.size:
-            i = np.searchsorted(ooms, dies, side="right") - 1
-            ok = (i >= 0) & (dies - ooms[np.maximum(i, 0)] <= OOM_EXIT_WINDOW)
-            rows = np.minimum(lo + np.searchsorted(ts[lo:hi], dies[ok], side="left"), hi - 1)
-            np.add.at(exits, rows, 1)
-        begun = ets[(acts == "start") | (acts == "restart")]
+        begun = g["ts"].to_numpy(dtype=np.float64)
         rows = lo + np.searchsorted(ts[lo:hi], begun, side="left")
         np.add.at(restarts, rows[(rows > lo) & (rows < hi)], 1)
     by = [s["host"], s["container_id"]]

@@ -44,7 +44,7 @@ from rightsize.errors import RuntimeFailure
 from rightsize.model import Recommendation
 from rightsize.store import Dataset
 
-__all__ = ["OOM_EXIT_WINDOW", "analyze"]
+__all__ = ["OOM_EXIT_WINDOW", "analyze", "oom_exit_times"]
 
 #: an ``oom`` event this close before a ``die`` of the same container ended it
 OOM_EXIT_WINDOW = 5.0
@@ -68,9 +68,10 @@ def _select(
     return samples[mask].reset_index(drop=True)
 
 
-def _oom_exits(events: pd.DataFrame) -> dict[tuple[str, str], int]:
-    """Per container, ``die`` events that came within seconds after an ``oom``."""
-    out: dict[tuple[str, str], int] = {}
+def oom_exit_times(events: pd.DataFrame) -> dict[tuple[str, str], FloatArray]:
+    """Per container with an OOM, the times of its ``die`` events that came within
+    :data:`OOM_EXIT_WINDOW` seconds after one (the kills that ended the container)."""
+    out: dict[tuple[str, str], FloatArray] = {}
     if events.empty:
         return out
     ev = events[events["action"].isin(("oom", "oom_kill", "die"))]
@@ -83,7 +84,7 @@ def _oom_exits(events: pd.DataFrame) -> dict[tuple[str, str], int]:
         dies = ts[acts == "die"]
         i = np.searchsorted(ooms, dies, side="right") - 1
         ok = (i >= 0) & (dies - ooms[np.maximum(i, 0)] <= OOM_EXIT_WINDOW)
-        out[(str(host), str(cid))] = int(ok.sum())
+        out[(str(host), str(cid))] = dies[ok]
     return out
 
 
@@ -273,7 +274,7 @@ def analyze(
         share_above = np.where(mem_g.count > 0, above_n / np.maximum(mem_g.count, 1), np.nan)
 
     # OOM kills
-    exits = _oom_exits(events)
+    exits = {k: len(v) for k, v in oom_exit_times(events).items()}
     code_of_key = {k: i for i, k in enumerate(keys)}
     signals = ("kernel", "counter", "event", "failcnt")
     oom_by = {signal: np.zeros(nwl, dtype=np.int64) for signal in signals}

@@ -120,10 +120,7 @@ class Savings:
         ]
         total = self.money("total")
         if total is not None:
-            parts.append(
-                f"per month {_net_word(total.net, lambda v: f'{v:,.2f}')} "
-                f"({total.freed:,.2f} freed, {total.added:,.2f} added)"
-            )
+            parts.append(money_line(total))
         return "; ".join(p for p in parts if p)
 
 
@@ -133,6 +130,14 @@ def _net_word(net: float, fmt: Any) -> str:
     if net < 0:
         return f"net {fmt(-net)} added"
     return "net no change"
+
+
+def money_line(change: Change) -> str:
+    """``"per month net 2.50 added (10.00 freed, 12.50 added)"``."""
+    return (
+        f"per month {_net_word(change.net, lambda v: f'{v:,.2f}')} "
+        f"({change.freed:,.2f} freed, {change.added:,.2f} added)"
+    )
 
 
 def change_line(label: str, change: Change, fmt: Any) -> str:

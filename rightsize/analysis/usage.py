@@ -362,8 +362,9 @@ def usage_series(
     located: list[tuple[str, str, int | None, FloatArray, npt.NDArray[np.object_]]] = []
     for (host, cid), group in groups:
         code = index.get((str(host), str(cid)))
-        order = np.argsort(group["ts"].to_numpy(dtype=np.float64), kind="stable")
-        ets = group["ts"].to_numpy(dtype=np.float64)[order]
+        ets = group["ts"].to_numpy(dtype=np.float64)
+        order = np.argsort(ets, kind="stable")
+        ets = ets[order]
         actions = group["action"].to_numpy(dtype=object)[order]
         located.append((str(host), str(cid), code, ets, actions))
         if code is None:

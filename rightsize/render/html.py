@@ -33,7 +33,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from rightsize import outputs
-from rightsize.analysis.savings import Change, change_line
+from rightsize.analysis.savings import Change, change_line, money_line
 from rightsize.model import SEVERITIES
 from rightsize.render import charts
 from rightsize.render.model import SEVERITY_ICON, ChartMode, ReportModel, build_model
@@ -184,10 +184,7 @@ def _index_rows(entries: list[dict[str, Any]], out_dir: Path) -> list[dict[str, 
         ]
         money = savings.get("money_per_month")
         if isinstance(money, int | float) and not isinstance(money, bool):
-            added = _num(savings.get("money_added_per_month"))
-            net = money - added
-            word = f"net {net:,.2f} freed" if net >= 0 else f"net {-net:,.2f} added"
-            parts.append(f"per month {word} ({money:,.2f} freed, {added:,.2f} added)")
+            parts.append(money_line(Change(money, _num(savings.get("money_added_per_month")))))
         text = "; ".join(p for p in parts if p) or "-"
         rows.append(
             {
