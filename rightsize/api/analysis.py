@@ -206,7 +206,7 @@ def analyze(source: Source = None, *, manifests: Manifests = (),
                              + (" in the requested window" if since or until else "")
                              + ": collect or import some first")
     if manifests:
-        from rightsize.sources.manifests import apply_manifests
+        from rightsize.analysis.manifests import apply_manifests
 
         dataset = apply_manifests(dataset, read_manifests(manifests))
     last = None

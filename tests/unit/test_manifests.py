@@ -9,15 +9,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from rightsize.analysis.manifests import apply_manifests, match_manifests
 from rightsize.analysis.workloads import workload_names
 from rightsize.errors import InputError
 from rightsize.model import Declared
 from rightsize.sources.manifests import (
     ManifestWorkload,
-    apply_manifests,
     compose_project_name,
     load_manifests,
-    match_manifests,
     ram_in_bytes,
 )
 from rightsize.store import Dataset

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from rightsize.sources.manifests import load_manifests, match_manifests
+from rightsize.analysis.manifests import match_manifests
+from rightsize.sources.manifests import load_manifests
 
 COMPOSE = "name: shop\nservices:\n  web:\n    container_name: shop-web\n    mem_limit: 1g\n"
 

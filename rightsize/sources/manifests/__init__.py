@@ -12,7 +12,10 @@ The package, in the order data flows through it:
   kustomization rendered by ``kubectl kustomize`` or the built-in reader;
 - ``kubernetes``: objects with pod templates → one workload per container;
 - ``compose``: Compose files → one workload per service;
-- ``matching``: manifest workloads meet the collected containers.
+- ``limits``: LimitRange defaults and pod-level resources in the declared values.
+
+Matching the workloads read to the collected containers is analysis work:
+``rightsize.analysis.manifests``.
 
 Errors (bad YAML in a workload file, bad quantities, wrong shapes) raise
 :class:`InputError` naming the file and line.
@@ -42,7 +45,6 @@ from rightsize.sources.manifests.limits import (
     apply_limit_ranges,
     limit_range_defaults,
 )
-from rightsize.sources.manifests.matching import ManifestMatch, apply_manifests, match_manifests
 from rightsize.sources.manifests.workload import Doc, FileNotes, ManifestWorkload, Role
 from rightsize.sources.manifests.yamlload import (
     YAML_LOADER,
@@ -54,13 +56,10 @@ from rightsize.sources.manifests.yamlload import (
 __all__ = [
     "KUBERNETES_KINDS",
     "YAML_LOADER",
-    "ManifestMatch",
     "ManifestWorkload",
     "Role",
-    "apply_manifests",
     "compose_project_name",
     "load_manifests",
-    "match_manifests",
     "ram_in_bytes",
 ]
 

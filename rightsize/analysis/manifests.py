@@ -1,14 +1,21 @@
-"""Manifest workloads meet the collected containers: by pod name, workload name, container_name."""
+"""Manifest workloads meet the collected containers: by pod name, workload name, container_name.
+
+Reading the manifests is ``rightsize.sources.manifests``' work; this module
+matches what it read to a dataset's container rows and applies the declared
+values (see docs/kubernetes.md, "How manifests meet the collected containers").
+"""
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from rightsize.sources.manifests.workload import ManifestWorkload, log
+from rightsize.analysis.workloads import is_pause, workload_names
+from rightsize.sources.manifests.workload import ManifestWorkload
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -16,6 +23,10 @@ if TYPE_CHECKING:
     from rightsize.store import Dataset
 
 __all__ = ["ManifestMatch", "apply_manifests", "match_manifests"]
+
+#: the manifests' log lines keep the logger name they had when they were read and matched in one
+#: package (``--log-format json`` prints it)
+log = logging.getLogger("rightsize.sources.manifests")
 
 K8S_NAMESPACE = "io.kubernetes.pod.namespace"
 K8S_POD = "io.kubernetes.pod.name"
@@ -84,8 +95,6 @@ def match_manifests(
     name, the container Compose would have created. Pause containers match
     nothing.
     """
-    from rightsize.analysis.workloads import is_pause, workload_names
-
     manifests = list(manifests)
     by_name = {m.workload: m for m in manifests}
     k8s_by_key: dict[tuple[str, str], list[ManifestWorkload]] = {}
