@@ -83,14 +83,19 @@ class Rendered:
     namespaces: list[str | None] = field(default_factory=list)
 
 
-def _read_kustomization(path: Path) -> Map:
+def _yaml_file(path: Path, what: str) -> list[Any]:
+    """The YAML documents of ``path``; InputError naming the file (and line) and ``what`` it is."""
     try:
-        docs = load_documents(path.read_bytes().decode("utf-8-sig"))
+        return load_documents(path.read_bytes().decode("utf-8-sig"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the kustomization: {exc}") from exc
+        raise InputError(f"{path}: cannot read the {what}: {exc}") from exc
     except YamlError as exc:
         where = f":{exc.line}" if exc.line else ""
         raise InputError(f"{path}{where}: invalid YAML: {exc.problem}") from exc
+
+
+def _read_kustomization(path: Path) -> Map:
+    docs = _yaml_file(path, "kustomization")
     k = next((d for d in docs if d is not None), Map())
     if not isinstance(k, Map):
         raise InputError(f"{path}: a kustomization is a mapping")
@@ -265,15 +270,8 @@ class _Builder:
 
     @staticmethod
     def _load(path: Path) -> list[Rendered]:
-        try:
-            docs = load_documents(path.read_bytes().decode("utf-8-sig"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: cannot read the resource: {exc}") from exc
-        except YamlError as exc:
-            where = f":{exc.line}" if exc.line else ""
-            raise InputError(f"{path}{where}: invalid YAML: {exc.problem}") from exc
         out: list[Rendered] = []
-        for number, doc in enumerate(docs, 1):
+        for number, doc in enumerate(_yaml_file(path, "resource"), 1):
             if not isinstance(doc, Map):
                 continue
             kind = doc.get("kind")
