@@ -26,6 +26,7 @@ from rightsize.logs import redact
 from rightsize.sources.docker.client import AsyncDockerClient, DockerClient
 from rightsize.sources.docker.host import resolve_host
 from rightsize.store import Store
+from tests.cli_run import one_line
 from tests.faults import fakes
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kubelet"
@@ -53,11 +54,25 @@ def run_cli(*args: str, timeout: float = 60, **extra: str) -> Ran:
     return proc, time.monotonic() - t0
 
 
-def one_line(stderr: str) -> str:
-    assert "Traceback" not in stderr, stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    return lines[0]
+def interrupt_cli(server: fakes.Server, sig: int, *args: str,
+                  after: float = 1.0) -> tuple[int, str, float]:
+    """Start the CLI, send it ``sig`` ``after`` s once it reached ``server``.
+
+    (exit code, stderr, seconds from the signal to the exit).
+    """
+    proc = subprocess.Popen(cli(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=environ())
+    try:
+        assert server.connected.wait(20), "the CLI never called the server"
+        time.sleep(after)
+        t0 = time.monotonic()
+        proc.send_signal(sig)
+        _out, err = proc.communicate(timeout=10)
+        return proc.returncode, err, time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture
@@ -119,23 +134,14 @@ def test_signals_stop_collect_within_2s(
     tmp_path: Path, sock: Path, behaviour: fakes.Handler, sig: int, code: int
 ) -> None:
     server = serve(sock, behaviour)
-    db = tmp_path / "s.db"
-    try:
-        proc = subprocess.Popen(
-            cli("--db", str(db), "collect", "--docker-host", f"unix://{sock}",
-                "--interval", "1s"),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ(),
-        )
-        assert server.connected.wait(20), "the collector never called the engine"
-        time.sleep(1.0)  # well inside a stuck request
-        t0 = time.monotonic()
-        proc.send_signal(sig)
-        _out, err = proc.communicate(timeout=10)
-        took = time.monotonic() - t0
+    try:  # after 1 s: well inside a stuck request
+        returncode, err, took = interrupt_cli(server, sig, "--db", str(tmp_path / "s.db"),
+                                              "collect", "--docker-host", f"unix://{sock}",
+                                              "--interval", "1s")
     finally:
         server.close()
     assert took < 2.0, (took, err)
-    assert proc.returncode == code, err
+    assert returncode == code, err
     assert "Traceback" not in err
     assert "collected 0 samples" in err
 
@@ -147,21 +153,14 @@ def test_signals_stop_run_within_2s_on_a_stuck_engine(
     """``run`` stops collecting at once; a cycle that collected nothing writes no report."""
     server = serve(sock, fakes.engine(fakes.silent))
     try:
-        proc = subprocess.Popen(
-            cli("--db", str(tmp_path / "s.db"), "run", "--docker-host", f"unix://{sock}",
-                "--duration", "1m", "--interval", "1s", "--out", str(tmp_path / "reports")),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ(),
-        )
-        assert server.connected.wait(20)
-        time.sleep(1.5)
-        t0 = time.monotonic()
-        proc.send_signal(sig)
-        _out, err = proc.communicate(timeout=10)
-        took = time.monotonic() - t0
+        returncode, err, took = interrupt_cli(
+            server, sig, "--db", str(tmp_path / "s.db"), "run", "--docker-host",
+            f"unix://{sock}", "--duration", "1m", "--interval", "1s", "--out",
+            str(tmp_path / "reports"), after=1.5)
     finally:
         server.close()
     assert took < 2.0, (took, err)
-    assert proc.returncode == code, err
+    assert returncode == code, err
     assert "Traceback" not in err and "collected anything: no report this cycle" in err
 
 
@@ -243,20 +242,12 @@ def test_a_slow_prometheus_is_bounded(tmp_path: Path) -> None:
 def test_ctrl_c_stops_a_prometheus_read_within_2s(tmp_path: Path) -> None:
     server, port = fakes.tcp_server(fakes.trickle)
     try:
-        proc = subprocess.Popen(
-            cli("--db", str(tmp_path / "s.db"), "collect", "--source", "prometheus",
-                "--prometheus-url", f"http://127.0.0.1:{port}"),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ(),
-        )
-        assert server.connected.wait(20)
-        time.sleep(1.0)
-        t0 = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=10)
-        took = time.monotonic() - t0
+        returncode, err, took = interrupt_cli(
+            server, signal.SIGINT, "--db", str(tmp_path / "s.db"), "collect", "--source",
+            "prometheus", "--prometheus-url", f"http://127.0.0.1:{port}")
     finally:
         server.close()
-    assert took < 2.0 and proc.returncode == 130, (took, proc.returncode, err)
+    assert took < 2.0 and returncode == 130, (took, returncode, err)
     assert "Traceback" not in err
 
 

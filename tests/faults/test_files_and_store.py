@@ -25,10 +25,10 @@ import pytest
 
 from rightsize import interchange, outputs
 from rightsize import store as store_module
-from rightsize.cli import main
 from rightsize.errors import RuntimeFailure
 from rightsize.interchange import import_file
 from rightsize.store import Store, StoreLocked, load
+from tests.cli_run import run
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_790_000_000
@@ -44,14 +44,6 @@ def _csv(path: Path, containers: int = 3, samples: int = 40, *, extra: str = "")
                          f"{512 * 2**20},{i // 15}")
     path.write_text("\n".join(lines) + "\n" + extra)
     return path
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process: (exit code, stdout, stderr)."""
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
 
 
 @pytest.fixture
@@ -72,6 +64,16 @@ def _snapshot(path: Path) -> tuple[dict[str, int], list[tuple[object, ...]]]:
 
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _sqlite_file(path: Path, *statements: str) -> str:
+    """Another application's SQLite file at ``path``, made by ``statements``: its digest."""
+    conn = sqlite3.connect(path)
+    for sql in statements:
+        conn.execute(sql)
+    conn.commit()
+    conn.close()
+    return _sha(path)
 
 
 @contextlib.contextmanager
@@ -233,12 +235,7 @@ def test_another_applications_sqlite_file_is_left_byte_identical(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     other = tmp_path / "app.db"
-    conn = sqlite3.connect(other)
-    conn.execute("CREATE TABLE notes (x)")
-    conn.execute("INSERT INTO notes VALUES ('keep me')")
-    conn.commit()
-    conn.close()
-    digest = _sha(other)
+    digest = _sqlite_file(other, "CREATE TABLE notes (x)", "INSERT INTO notes VALUES ('keep me')")
     for args in (("analyze",), ("import", str(_csv(tmp_path / "in.csv"))), ("export",)):
         code, _, err = run(capsys, "--db", str(other), *args)
         assert code == 2 and "not a rightsize store" in err, err
@@ -250,12 +247,7 @@ def test_user_version_without_tables_and_non_sqlite_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fake = tmp_path / "v1.db"
-    conn = sqlite3.connect(fake)
-    conn.execute("PRAGMA user_version = 1")
-    conn.execute("CREATE TABLE t (x)")
-    conn.commit()
-    conn.close()
-    digest = _sha(fake)
+    digest = _sqlite_file(fake, "PRAGMA user_version = 1", "CREATE TABLE t (x)")
     code, _, err = run(capsys, "--db", str(fake), "import", str(_csv(tmp_path / "in.csv")))
     assert code == 2 and "not a rightsize store" in err and "samples" in err, err
     assert "expected a rightsize store" in err and _sha(fake) == digest

@@ -13,25 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from rightsize.cli import main
+from tests.cli_run import one_line, run
 
 #: what must never reach a terminal raw: C0/C1 controls, DEL, bidi controls
 RAW_UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exc.value.code
-    return (code if isinstance(code, int) else 0), out, err
-
-
-def one_line(err: str) -> str:
-    assert "Traceback" not in err and "internal error" not in err, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 HEADER = ["timestamp", "container", "name", "cpu_cores", "memory_bytes",

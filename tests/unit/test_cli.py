@@ -6,22 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rightsize.cli import main
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exc.value.code
-    return (code if isinstance(code, int) else 0), out, err
-
-
-def one_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
+from tests.cli_run import one_line, run
 
 
 @pytest.mark.parametrize(
@@ -316,7 +301,7 @@ def test_internal_errors_are_one_line_without_traceback(
     monkeypatch.setattr(rightsize.render, "render", boom)
     code, _, err = run(capsys, "--db", str(lab_db), "analyze")
     assert code == 3
-    assert "ZeroDivisionError" in one_line(err)
+    assert "ZeroDivisionError" in one_line(err, internal=True)
 
 
 @pytest.mark.parametrize(
