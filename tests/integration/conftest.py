@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -14,6 +14,13 @@ from rightsize.sources.docker.client import DockerClient
 from rightsize.sources.docker.host import resolve_host
 
 REQUIRE = os.environ.get("RIGHTSIZE_REQUIRE_ENGINE") == "1"
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip for want of ``reason`` (a tool, a package); with RIGHTSIZE_REQUIRE_ENGINE=1, fail."""
+    if REQUIRE:
+        pytest.fail(f"RIGHTSIZE_REQUIRE_ENGINE=1 but {reason}")
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

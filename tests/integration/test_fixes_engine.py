@@ -18,7 +18,7 @@ import rightsize
 from rightsize.model import Recommendation
 from rightsize.render.fixes import fixes_for
 
-from .conftest import REQUIRE, Containers
+from .conftest import Containers, unavailable
 
 pytestmark = pytest.mark.engine
 
@@ -37,9 +37,7 @@ def _run(snippet: str) -> None:
 @pytest.fixture
 def docker_cli() -> str:
     if DOCKER is None:
-        if REQUIRE:
-            pytest.fail("RIGHTSIZE_REQUIRE_ENGINE=1 but the docker CLI is not installed")
-        pytest.skip("the docker CLI is not installed")
+        unavailable("the docker CLI is not installed")
     return DOCKER
 
 

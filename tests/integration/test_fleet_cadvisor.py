@@ -30,10 +30,10 @@ import pytest
 from rightsize.sources.prometheus import collect_prometheus
 from rightsize.store import Store, load
 from tests.integration.test_prometheus_real import (
-    REQUIRE,
     SCRAPE,
     MiB,
     Series,
+    assert_aggregate_of,
     create_blocks,
     expected_stats,
     free_port,
@@ -46,6 +46,8 @@ from tests.integration.test_prometheus_real import (
     serve as serve_process,
 )
 
+from .conftest import unavailable
+
 HOURS = 12
 ENGINES = ("prometheus", "victoriametrics")
 
@@ -56,10 +58,7 @@ ENGINES = ("prometheus", "victoriametrics")
 def require_victoria_metrics() -> str:
     found = shutil.which("victoria-metrics")
     if found is None:
-        reason = "victoria-metrics is not installed (Debian package `victoria-metrics`)"
-        if REQUIRE:
-            pytest.fail(f"RIGHTSIZE_REQUIRE_ENGINE=1 but {reason}")
-        pytest.skip(reason)
+        unavailable("victoria-metrics is not installed (Debian package `victoria-metrics`)")
     return found
 
 
@@ -341,21 +340,13 @@ def test_docker_only_fleet_is_read_by_cadvisor_labels(docker_only: Fleet, tmp_pa
 
 def test_aggregation_is_the_same_on_both_engines(docker_only: Fleet, tmp_path: Path) -> None:
     """``resolution=900`` rows: memory = max of raw in (t - 900, t], counters at t."""
-    import pandas as pd
 
     raw = _copy(docker_only, tmp_path / "raw.db")
     agg = _copy(docker_only, tmp_path / "agg.db", resolution=900)
     assert agg.mode == "aggregate" and agg.samples * 12 < raw.samples  # type: ignore[attr-defined]
     r_all, a_all = load(tmp_path / "raw.db").samples, load(tmp_path / "agg.db").samples
     for cid, a in a_all.groupby("container_id"):
-        r = r_all[r_all["container_id"] == cid]
-        assert isinstance(a, pd.DataFrame)
-        for t, m in zip(a["ts"], a["mem_working_set"], strict=True):
-            inside = r[(r["ts"] > t - 900) & (r["ts"] <= t)]["mem_working_set"]
-            assert m == inside.max(), (cid, t)
-        at = r.set_index("ts").reindex(a["ts"])
-        for col in ("cpu_total_ns", "periods", "throttled_periods"):
-            assert a[col].tolist() == pytest.approx(at[col].tolist(), nan_ok=True), (cid, col)
+        assert_aggregate_of(r_all[r_all["container_id"] == cid], a, 900, cid)
     # the digest both engines must agree on (compared across the parametrised runs)
     _same_on_both("docker", docker_only.engine, a_all)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-import os
 import shutil
 import socket
 import subprocess
@@ -36,7 +35,8 @@ from rightsize.errors import RuntimeFailure
 from rightsize.sources.prometheus import collect_prometheus
 from rightsize.store import Store, load
 
-REQUIRE = os.environ.get("RIGHTSIZE_REQUIRE_ENGINE") == "1"
+from .conftest import unavailable
+
 SCRAPE = 60  # seconds between generated samples
 MiB = 1024 * 1024
 
@@ -49,10 +49,7 @@ def binaries() -> tuple[str, str] | None:
 def require_binaries() -> tuple[str, str]:
     found = binaries()
     if found is None:
-        reason = "prometheus and promtool are not installed (Debian package `prometheus`)"
-        if REQUIRE:
-            pytest.fail(f"RIGHTSIZE_REQUIRE_ENGINE=1 but {reason}")
-        pytest.skip(reason)
+        unavailable("prometheus and promtool are not installed (Debian package `prometheus`)")
     return found
 
 
@@ -740,11 +737,28 @@ def _by_container(samples: object) -> dict[str, object]:
     return {str(cid): g.sort_values("ts") for cid, g in samples.groupby("container_id")}
 
 
+def assert_aggregate_of(raw: object, agg: object, step: float, key: object) -> None:
+    """``agg``, one container's rows at ``step``, is what the aggregation makes of ``raw``.
+
+    Memory: each aggregated sample is the maximum of the raw ones in (t - step, t]; CPU and
+    CFS counters: the raw counter values at the coarse timestamps (none where the container
+    had ended before t but still has a memory peak in the interval).
+    """
+    import pandas as pd
+
+    assert isinstance(raw, pd.DataFrame) and isinstance(agg, pd.DataFrame)
+    for t, m in zip(agg["ts"], agg["mem_working_set"], strict=True):
+        inside = raw[(raw["ts"] > t - step) & (raw["ts"] <= t)]["mem_working_set"]
+        assert m == inside.max(), (key, t)
+    at = raw.set_index("ts").reindex(agg["ts"])
+    for col in ("cpu_total_ns", "periods", "throttled_periods"):
+        assert agg[col].tolist() == pytest.approx(at[col].tolist(), nan_ok=True), (key, col)
+
+
 def test_aggregate_mode_keeps_peaks_and_averages_with_fewer_points(
     cluster: tuple[str, list[Container], int], tmp_path: Path
 ) -> None:
     """900 s aggregated in Prometheus vs the raw 60 s copy: same peaks, same CPU averages."""
-    import pandas as pd
 
     from rightsize.analysis.pipeline import analyze
 
@@ -763,18 +777,7 @@ def test_aggregate_mode_keeps_peaks_and_averages_with_fewer_points(
     raw_data, agg_data = load(tmp_path / "raw.db"), load(tmp_path / "agg.db")
     raw_s, agg_s = _by_container(raw_data.samples), _by_container(agg_data.samples)
     for cid, a in agg_s.items():
-        assert isinstance(a, pd.DataFrame)
-        r = raw_s[cid]
-        assert isinstance(r, pd.DataFrame)
-        # memory: each aggregated sample is the maximum of the raw ones in (t - 900 s, t]
-        for t, m in zip(a["ts"], a["mem_working_set"], strict=True):
-            inside = r[(r["ts"] > t - 900) & (r["ts"] <= t)]["mem_working_set"]
-            assert m == inside.max(), (cid, t)
-        # CPU and CFS counters: the raw counter values at the coarse timestamps (none where
-        # the container had ended before t but still has a memory peak in the interval)
-        at = r.set_index("ts").reindex(a["ts"])
-        for col in ("cpu_total_ns", "periods", "throttled_periods"):
-            assert a[col].tolist() == pytest.approx(at[col].tolist(), nan_ok=True), (cid, col)
+        assert_aggregate_of(raw_s[cid], a, 900, cid)
 
     expected = expected_stats(containers)
     by_raw = {x.name: x for x in analyze(raw_data).results}

@@ -22,16 +22,11 @@ from rightsize.render.html import write_report
 from rightsize.sources.recording import read_recordings
 from rightsize.store import Store, load
 
+from .conftest import unavailable
+
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-REQUIRE = os.environ.get("RIGHTSIZE_REQUIRE_ENGINE") == "1"
-
-
-def _unavailable(reason: str) -> None:
-    if REQUIRE:
-        pytest.fail(f"RIGHTSIZE_REQUIRE_ENGINE=1 but {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +48,11 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def page(report: Path) -> Iterator[Any]:
     if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
-        _unavailable(f"no chromium at {CHROMIUM} (apt-get install chromium)")
+        unavailable(f"no chromium at {CHROMIUM} (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("the playwright package is not installed (pip install playwright)")
+        unavailable("the playwright package is not installed (pip install playwright)")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,

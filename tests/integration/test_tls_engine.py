@@ -25,7 +25,7 @@ import pytest
 
 from rightsize.store import load
 
-from .conftest import REQUIRE, Containers
+from .conftest import Containers, unavailable
 
 pytestmark = pytest.mark.engine
 
@@ -88,10 +88,7 @@ class Pki:
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     if shutil.which("openssl") is None:
-        reason = "the openssl CLI is needed to make test certificates"
-        if REQUIRE:
-            pytest.fail(f"RIGHTSIZE_REQUIRE_ENGINE=1 but {reason}")
-        pytest.skip(reason)
+        unavailable("the openssl CLI is needed to make test certificates")
     return Pki(tmp_path_factory.mktemp("pki"))
 
 
