@@ -16,6 +16,9 @@ Per host (Docker engine or node):
   pessimistic bound, since containers rarely peak together.
 - ``recommended``: ``requested`` and ``limits`` again with every running
   container taking its workload's recommendation.
+
+One piece: the sums, the peak of summed usage and the recommended sums are
+one view over the same selection of running containers per host.
 """
 
 from __future__ import annotations

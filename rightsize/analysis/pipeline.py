@@ -15,6 +15,9 @@ sample, one loop per workload only to call the strategy):
 Declared values of a workload are those of its most recently seen container.
 The result types and their ``rightsize/v1`` JSON are in
 :mod:`rightsize.analysis.result`.
+
+One piece: the steps hand each other the same container codes, workload codes
+and time-sorted arrays, built once; apart, each step would rebuild them.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ are ``cpus``/``limits.cpus`` and ``mem_reservation``/``reservations.memory``).
 Memory strings follow go-units v0.5 ``RAMInBytes``: a number Go's
 ``ParseFloat`` reads (``1.5e3``) and a binary, case-insensitive unit
 (``512m`` = 512 MiB).
+
+One piece: the sizes, the consistency check and the mapping are the reading
+of one service's resource fields, merged over the files that mention it.
 """
 
 from __future__ import annotations

@@ -12,6 +12,10 @@ replacements and plugins are not run by the built-in reader (a note says so).
 
 ``RIGHTSIZE_KUSTOMIZE`` chooses: ``auto`` (default), ``kubectl``,
 ``kustomize`` or ``builtin``.
+
+One piece: both renderers give the same :class:`Rendered` documents, and the
+built-in one is kustomize's fixed order of steps over one resource list
+(the patch algorithms themselves are in ``merge``).
 """
 
 from __future__ import annotations

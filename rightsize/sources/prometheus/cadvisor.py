@@ -35,6 +35,9 @@ reads a Kubernetes cluster, a Docker fleet, or both.
 Batches hold whole containers, at most ``max_points`` values per answer; the
 next batch is fetched while the current one is written, so memory is bounded
 by the batch size (two answers) plus one small record per container.
+
+One piece: discovery, declared values, batches and OOM events all key on the
+same (``host_label``, ``id``) identity and cAdvisor label rules.
 """
 
 from __future__ import annotations
