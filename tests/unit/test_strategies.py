@@ -252,6 +252,64 @@ def test_rightsize_memory_headroom_from_the_spread_of_daily_peaks() -> None:
     assert v.memory_limit == round_memory_up((2000 + tail) * MIB)
 
 
+def test_rightsize_old_peaks_count_shrunk_outside_the_window() -> None:
+    # 20 days of 5-minute samples at 1000 MiB, one 4000 MiB sample on day 1 (18+ days
+    # before the end, outside the 14-day window): the peak is 1000 x (4000 / 1000) ** 0.2
+    day = 24 * 12
+    mem = np.full(20 * day, 1000.0 * MIB)
+    mem[day + 10] = 4000.0 * MIB
+    cpu = np.ones(mem.size)
+    flat = {"memory_record_risk": 0.0, "uncertainty_margin": 0.0, "memory_margin": 0.03}
+    rec = recommend("rightsize", make(cpu, mem, step=300.0), flat)
+    assert rec.memory_limit == round_memory_up(1000 * 4**0.2 * 1.03 * MIB)  # 1360 MiB
+    assert rec.memory_limit == 1360 * MIB
+    assert any("is old; weighted down" in n for n in rec.notes)
+    whole = recommend("rightsize", make(cpu, mem, step=300.0),
+                      {**flat, "memory_old_peak_weight": 1.0})
+    assert whole.memory_limit == round_memory_up(4000 * 1.03 * MIB)
+    gone = recommend("rightsize", make(cpu, mem, step=300.0),
+                     {**flat, "memory_old_peak_weight": 0.0})
+    assert gone.memory_limit == round_memory_up(1000 * 1.03 * MIB)
+    # all the history (memory_window_days 0) or the spike inside the window: kept whole
+    for params, data in (({**flat, "memory_window_days": 0.0}, mem),
+                         (flat, np.roll(mem, 10 * day))):
+        assert recommend("rightsize", make(cpu, data, step=300.0), params).memory_limit == (
+            round_memory_up(4000 * 1.03 * MIB))
+
+
+def test_rightsize_record_headroom_risk_follows_usage_and_record_size() -> None:
+    # 10 days; each day half its samples at the day's peak, half at half of it. Peaks
+    # 1000, 1100 x 3, 1210 x 6: records (vs the 14 days before) on 2 of 9 days, both +10 %
+    day = 24 * 12
+    peaks = [1000, 1100, 1100, 1100, 1210, 1210, 1210, 1210, 1210, 1210]
+    mem = np.concatenate(
+        [np.r_[np.full(day // 2, p), np.full(day // 2, p / 2)] * MIB for p in peaks])
+    cpu = np.ones(mem.size)
+    h = make(cpu, mem, step=300.0)
+    # the last 7 days: one at mean 825, six at 907.5 -> usage 895.71 / 1210 of the peak
+    usage = (825 + 6 * 907.5) / 7 / 1210
+    risk = 0.01 * 0.1 * usage / 0.04  # 1.85 %: within [0.2 %, 5 %]
+    rec = recommend("rightsize", h, {"uncertainty_margin": 0.0})
+    assert rec.memory_limit == round_memory_up(1210 * (1 + 0.1 * math.log((2 / 9) / risk)) * MIB)
+    assert rec.memory_limit == 1511 * MIB
+    assert any("record risk 1.9%" in n for n in rec.notes)
+    plain = recommend("rightsize", h, {"uncertainty_margin": 0.0, "memory_risk_ref": 0.0})
+    assert plain.memory_limit == round_memory_up(
+        1210 * (1 + 0.1 * math.log((2 / 9) / 0.01)) * MIB)  # 1586 MiB
+    assert plain.memory_limit == 1586 * MIB
+
+
+def test_rightsize_record_risk_is_scaled_within_a_fifth_and_five_times() -> None:
+    from rightsize.analysis.strategies.rightsize import _record_risk
+
+    assert _record_risk(0.01, 0.1, 0.5, 0.04) == pytest.approx(0.0125)
+    assert _record_risk(0.01, 0.5, 0.9, 0.04) == pytest.approx(0.05)  # busy, erratic: x5
+    assert _record_risk(0.01, 0.01, 0.05, 0.04) == pytest.approx(0.002)  # idle: / 5
+    assert _record_risk(0.01, 0.5, 0.9, 0.0) == 0.01  # ref 0: as configured
+    assert _record_risk(0.0, 0.5, 0.9, 0.04) == 0.0  # risk 0: off
+    assert _record_risk(0.01, 0.0, 0.9, 0.04) == 0.01  # no records: nothing to scale
+
+
 def test_rightsize_hysteresis_keeps_a_close_previous_recommendation() -> None:
     cpu = np.full(3000, 1.0)
     mem = np.full(3000, 1000.0 * MIB)

@@ -22,17 +22,30 @@ CPU limit
     None by default (``cpu_limit`` = 0); with 1 the decayed
     ``cpu_limit_percentile`` plus the same headroom, never below the request.
 Memory request = limit
-    The largest daily peak (``memory_peak_hours``) of the history: old peaks do
-    not fade by default (``memory_half_life_hours`` = 0; a peak that faded came
-    back on real traces), so it is never below a recent peak. Headroom is
-    *learned per workload from how its records grew*: for every day, the excess
-    of its peak over the largest of the ``memory_record_days`` before; with p
-    the share of days that set a record and s their mean excess (an
-    exponential tail), the headroom a new record exceeds on
-    ``memory_record_risk`` of days is ``s x ln(p / risk)`` (capped at
-    ``memory_tail_cap``). A workload that never set a record gets
+    The largest daily peak (``memory_peak_hours``) of the last
+    ``memory_window_days`` (14), with older peaks above it counted shrunk:
+    ``near x (old / near) ** memory_old_peak_weight`` (0.2; 1 keeps them whole,
+    as the 0.5-0.6 defaults did, 0 forgets them as KRR's 14-day window does).
+    Why: on the shared VMs most old peaks far above the recent ones (the first
+    day of a trace, a one-off batch) did not come back, and keeping them whole
+    cost 0.6-1.6 points of mean memory slack; 3-4 of the 114 workloads had such
+    a peak come back (then an OOM the old rule avoided): the trade measured in
+    ``docs/benchmarks.md``. It is never below a peak of the window. Headroom is *learned
+    per workload from how its records grew*: for every day, the excess of its
+    peak over the largest of the ``memory_record_days`` (14) before; with p the
+    share of days that set a record and s their mean excess (an exponential
+    tail), the headroom a new record exceeds on ``risk`` of days is
+    ``s x ln(p / risk)`` (capped at ``memory_tail_cap``). ``risk`` is
+    ``memory_record_risk`` x ``s x usage / memory_risk_ref`` within [/5, x5]
+    (usage = mean of the last ``memory_usage_days`` / peak; ``memory_risk_ref``
+    0 = ``memory_record_risk`` as is): headroom costs about ``usage x h`` of
+    slack, so a busy workload (it pays for its headroom all day) or one whose
+    records are erratic (each point of headroom buys little) takes more risk,
+    an idle one whose rare peaks decide its OOMs takes less (the minimum of
+    ``usage x h + c x P(record > h)``). A workload that never set a record gets
     ``memory_margin`` + ``uncertainty_margin`` x (1 - length confidence). Other
     terms (off by default, they cost slack without saving OOMs on the traces):
+    fading old peaks (``memory_half_life_hours`` after ``memory_keep_hours``),
     the spread of the top daily peaks x ``memory_tail_factor``, an absolute
     ``memory_min_headroom_bytes``, a Theil-Sen trend of the last ``trend_days``
     daily peaks projected ``trend_horizon_hours`` ahead. ``memory_percentile``
@@ -55,6 +68,11 @@ Confidence
 
 Floors: ``cpu_min_cores`` (10m, KRR's) and ``memory_min_bytes``; everything is
 rounded up to whole millicores and MiB.
+
+One module although it is over 400 lines: the CPU rule, the memory rule, the
+confidence and the hysteresis share one parameter set, one notes list (the
+report's explanation) and one ``recommend``; split by resource, each half would
+import the other's helpers and the defaults table would be cut in two.
 """
 
 from __future__ import annotations
@@ -97,7 +115,11 @@ DEFAULTS: dict[str, float] = {
     "history_hours": 0.0,
     "memory_percentile": 0.0,
     "memory_record_risk": 0.01,
-    "memory_record_days": 30.0,
+    "memory_record_days": 14.0,
+    "memory_window_days": 14.0,
+    "memory_old_peak_weight": 0.2,
+    "memory_risk_ref": 0.04,
+    "memory_usage_days": 7.0,
     "cpu_limit": 0.0,
     "cpu_limit_percentile": 0.99,
     "throttle_threshold": 0.1,
@@ -225,6 +247,40 @@ def _tail_scale(peaks: FloatArray, k: int) -> float:
     return float(np.mean(top[:-1] - top[-1]))
 
 
+def _record_stats(peaks: FloatArray, days: int) -> tuple[float, float, float]:
+    """``(share of days setting a record, mean record excess, largest excess)``.
+
+    A record is a daily peak above the largest of the ``days`` peaks before it;
+    its excess is relative (0.1 = 10 % above). All 0 with fewer than 3 peaks.
+    """
+    if peaks.size < 3:
+        return 0.0, 0.0, 0.0
+    n = peaks.size
+    prev = np.array([peaks[max(0, i - days):i].max() for i in range(1, n)])
+    ratio = peaks[1:] / np.where(prev > 0, prev, np.inf) - 1.0
+    pos = ratio[ratio > 0]
+    if pos.size == 0:
+        return 0.0, 0.0, 0.0
+    return pos.size / ratio.size, float(np.mean(pos)), float(pos.max())
+
+
+def _record_risk(risk: float, scale: float, usage: float, ref: float) -> float:
+    """The risk a workload's headroom is sized for: ``risk x scale x usage / ref``,
+    kept within [risk / 5, risk x 5] (``ref`` 0 or no records: ``risk`` itself).
+
+    Headroom h costs about ``usage x h`` of memory slack (``usage`` = mean usage /
+    peak) and buys ``P(excess > h) = p exp(-h / s)``; the h minimising
+    ``usage x h + c x P`` is where ``usage = c (p / s) exp(-h / s)``, i.e.
+    ``h = s ln(p / risk')`` with ``risk'`` proportional to ``s x usage``: a busy
+    workload (headroom is slack it pays for all day) or one whose records are
+    erratic (large s: each point of headroom buys little) accepts more risk, an
+    idle one whose rare peaks decide its OOMs accepts less.
+    """
+    if ref <= 0 or risk <= 0 or scale <= 0:
+        return risk  # nothing to scale (no records: no record headroom either)
+    return min(max(risk * scale * usage / ref, risk / 5), risk * 5)
+
+
 def _record_headroom(peaks: FloatArray, days: int, risk: float) -> float:
     """Relative headroom a new daily record exceeds on ``risk`` of days.
 
@@ -233,23 +289,20 @@ def _record_headroom(peaks: FloatArray, days: int, risk: float) -> float:
     so ``P(excess > h) = p exp(-h / s)`` and ``h = s ln(p / risk)`` (the largest
     excess seen when p <= risk).
     """
-    if risk <= 0 or peaks.size < 3:
+    if risk <= 0:
         return 0.0
-    n = peaks.size
-    prev = np.array([peaks[max(0, i - days):i].max() for i in range(1, n)])
-    ratio = peaks[1:] / np.where(prev > 0, prev, np.inf) - 1.0
-    pos = ratio[ratio > 0]
-    if pos.size == 0:
+    share, scale, top = _record_stats(peaks, days)
+    if share == 0:
         return 0.0
-    share = pos.size / ratio.size
     if share <= risk:
-        return float(pos.max())
-    return float(np.mean(pos) * np.log(share / risk))
+        return top
+    return float(scale * np.log(share / risk))
 
 
 def _memory_peak(
     history: History, params: Mapping[str, float], notes: list[str]
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
+    """``(peak, spread of the top peaks, record headroom, the risk it is sized for)``."""
     ts, mem = history.ts, history.memory
     end = float(ts[-1])
     length = params["memory_peak_hours"] * 3600
@@ -264,9 +317,30 @@ def _memory_peak(
     )
     faded = recent + np.maximum(peaks - recent, 0.0) * fade
     peak = max(recent, float(faded.max()) if faded.size else recent)
+    window = params["memory_window_days"] * DAY
+    if window > 0 and faded.size:
+        # peaks older than the window count shrunk towards the window's largest:
+        # near x (old / near) ** weight (1 = kept whole, 0 = forgotten)
+        inside = peak_ts > end - window
+        near = max(recent, float(faded[inside].max()) if inside.any() else recent)
+        if peak > near > 0:
+            peak = near * (peak / near) ** params["memory_old_peak_weight"]
     tail = _tail_scale(faded, int(params["memory_tail_peaks"]))
-    record = _record_headroom(
-        peaks, int(params["memory_record_days"]), params["memory_record_risk"])
+    days_back = int(params["memory_record_days"])
+    _, scale, _ = _record_stats(peaks, days_back)
+    since = ts > end - params["memory_usage_days"] * DAY
+    used = since & np.isfinite(mem)
+    usage = (float(np.average(mem[used], weights=nan_to_zero(history.interval[used]) + 1e-9))
+             / peak if used.any() and peak > 0 else 1.0)
+    risk = _record_risk(params["memory_record_risk"], scale, usage, params["memory_risk_ref"])
+    record = _record_headroom(peaks, days_back, risk)
+    if risk != params["memory_record_risk"] and record > 0:
+        notes.append(
+            f"record risk {100 * risk:.2g}% (of {100 * params['memory_record_risk']:.2g}%): "
+            f"mean usage {usage:.0%} of the peak, records {scale:.0%} above the last "
+            f"{days_back} days' largest on average (headroom is sized where its slack "
+            f"buys the most)"
+        )
     if params["memory_percentile"] > 0:
         ok = np.isfinite(mem)
         peak = weighted_quantile(mem[ok], nan_to_zero(history.interval[ok]) + 1e-9,
@@ -302,7 +376,7 @@ def _memory_peak(
             f"OOM kill at {t_oom:.0f}: memory sized above {format_memory(max(seen, decl_limit))} "
             f"(+{params['oom_bump']:.0%})"
         )
-    return peak, tail, record
+    return peak, tail, record, risk
 
 
 def _keep(new: float, old: float | None, band: float, down_only: bool) -> bool:
@@ -427,7 +501,7 @@ def recommend(history: History, params: Mapping[str, float]) -> Recommendation:
         )
 
     # --- memory ---
-    peak, tail, record = _memory_peak(history, params, notes)
+    peak, tail, record, risk = _memory_peak(history, params, notes)
     headroom = max(
         peak * (params["memory_margin"] + unc),
         min(tail * params["memory_tail_factor"], peak * params["memory_tail_cap"]),
@@ -441,7 +515,7 @@ def recommend(history: History, params: Mapping[str, float]) -> Recommendation:
         f"memory {format_memory(mem)} = {rule} {format_memory(peak)} + headroom "
         f"{format_memory(headroom)} (the largest of {params['memory_margin'] + unc:.0%}, "
         f"{min(record, params['memory_tail_cap']):.0%} that its own daily records say a new "
-        f"record exceeds on {params['memory_record_risk']:.0%} of days, the spread of the top "
+        f"record exceeds on {100 * risk:.2g}% of days, the spread of the top "
         f"daily peaks x {params['memory_tail_factor']:g} = "
         f"{format_memory(tail * params['memory_tail_factor'])}, and "
         f"{format_memory(params['memory_min_headroom_bytes'])})"
