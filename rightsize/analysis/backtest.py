@@ -49,6 +49,10 @@ use the true usage.
 
 Workloads a strategy cannot size from its training part (insufficient data)
 are counted in ``insufficient``, not as failures.
+
+One module although it is over 400 lines: both modes share the split, the
+scores, the period OOM count and the result type, and a change to a score
+must reach both replays at once.
 """
 
 from __future__ import annotations
