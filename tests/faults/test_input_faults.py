@@ -190,6 +190,18 @@ def config_run(capsys: pytest.CaptureFixture[str], tmp_path: Path, store: Path,
         ("[strategy.rightsize]\ncpu_limit = 512\n", ["strategy.rightsize.cpu_limit", "0 = off"]),
         ('[strategy.rightsize]\ncpu_limit = "512Mi"\n',
          ["strategy.rightsize.cpu_limit", "expected a number"]),
+        ("[strategy.rightsize]\nmemory_window_days = -14\n",
+         ["strategy.rightsize.memory_window_days = -14", "≥ 0", "0 = all the history"]),
+        ("[strategy.rightsize]\nmemory_old_peak_weight = 1.5\n",
+         ["strategy.rightsize.memory_old_peak_weight = 1.5", "[0, 1]"]),
+        ("[strategy.rightsize]\nmemory_risk_ref = -0.04\n",
+         ["strategy.rightsize.memory_risk_ref = -0.04", "≥ 0"]),
+        ("[strategy.rightsize]\nmemory_usage_days = 0\n",
+         ["strategy.rightsize.memory_usage_days = 0", "> 0"]),
+        ("[strategy.rightsize]\nmemory_usage_days = nan\n",
+         ["strategy.rightsize.memory_usage_days = nan", "> 0"]),
+        ("[strategy.rightsize]\nmemory_record_days = 14.5\n",
+         ["strategy.rightsize.memory_record_days = 14.5", "an integer ≥ 1"]),
         ("[strategy.krr-simple]\ncpu_percentile = 0\n", ["cpu_percentile", "(0, 100]"]),
         ("[strategy.vpa]\nhalf_life_hours = -1\n", ["strategy.vpa.half_life_hours"]),
         ("[strategy.vpa]\ntarget_percentile = 0.99\n",
@@ -218,7 +230,9 @@ def test_config_values_in_range_are_accepted(
 ) -> None:
     code, err = config_run(capsys, tmp_path, store,
                            "[strategy.rightsize]\ncpu_margin = 0\ncpu_limit = 1\n"
-                           "cpu_limit_percentile = 1\n[thresholds]\noom_risk_warning = 0.95\n"
+                           "cpu_limit_percentile = 1\nmemory_window_days = 0\n"
+                           "memory_old_peak_weight = 1\nmemory_risk_ref = 0\n"
+                           "memory_usage_days = 0.5\n[thresholds]\noom_risk_warning = 0.95\n"
                            "oom_risk_critical = inf\n")
     assert code == 0, err
 

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rightsize.analysis.strategies import (
+    PARAM_RANGES,
     get_strategy,
     recommend,
     resolve_params,
@@ -67,6 +68,39 @@ def test_unknown_param_names_full_key() -> None:
     with pytest.raises(UsageError, match=r"strategy\.vpa\.bogus"):
         resolve_params("vpa", {"bogus": 1.0})
     assert resolve_params("vpa", {"safety_margin": 0.2})["safety_margin"] == 0.2
+
+
+@pytest.mark.parametrize("name", ["rightsize", "krr-simple", "vpa"])
+def test_every_builtin_param_has_a_range_holding_its_default(name: str) -> None:
+    defaults = get_strategy(name).defaults
+    assert set(PARAM_RANGES[name]) == set(defaults)
+    for key, value in defaults.items():
+        assert value in PARAM_RANGES[name][key], key
+
+
+def test_contract_notes_table_lists_every_builtin_param() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "contract-notes.md").read_text(encoding="utf-8")
+    for name in ("rightsize", "krr-simple", "vpa"):
+        for key, value in get_strategy(name).defaults.items():
+            row = f"| `{name}` | `{key}` | {PARAM_RANGES[name][key]} | {value:.12g} |"
+            assert row in text, row
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("memory_window_days", -1.0, "a number ≥ 0"),
+        ("memory_old_peak_weight", 1.5, "a number in [0, 1]"),
+        ("memory_old_peak_weight", -0.1, "a number in [0, 1]"),
+        ("memory_risk_ref", -0.04, "a number ≥ 0"),
+        ("memory_usage_days", 0.0, "a number > 0"),
+        ("memory_record_days", 0.0, "an integer ≥ 1"),
+    ],
+)
+def test_memory_knobs_out_of_range(key: str, value: float, expected: str) -> None:
+    with pytest.raises(UsageError, match=rf"strategy\.rightsize\.{key} = .*expected") as err:
+        resolve_params("rightsize", {key: value})
+    assert expected in str(err.value)
 
 
 # --- krr-simple -----------------------------------------------------------
