@@ -1,10 +1,13 @@
 """Benchmark ``load_manifests`` on one large multi-document file of Deployments.
 
-Run: ``python benchmarks/bench_manifests.py [--deployments 5000] [--yaml /tmp/bench-manifests.yaml]``.
+Run::
+
+    python benchmarks/bench_manifests.py [--deployments 5000] [--yaml /tmp/bench-manifests.yaml]
 
 Synthetic data (written once, reused when the file exists): ``--deployments``
 Deployments of the shape ``kubectl get -o yaml`` and Helm charts give
-(labels, selector, ports, two containers with requests and limits), about 585 bytes of YAML each: 5,000 are about 2.9 MB.
+(labels, selector, ports, two containers with requests and limits), about 585
+bytes of YAML each: 5,000 are about 2.9 MB.
 Prints the file size, the best and median wall time (and the best CPU time,
 which other processes on a shared machine do not inflate) of ``--repeat`` parses
 (``load_manifests([FILE])``), the workloads found and which YAML loader was
