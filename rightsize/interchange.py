@@ -69,7 +69,7 @@ import pandas as pd
 from rightsize.errors import InputError, UsageError
 from rightsize.outputs import disk_full as _disk_full
 from rightsize.outputs import write_stream
-from rightsize.rows import ContainerRow, EventRow, SampleRow, container_row
+from rightsize.rows import ContainerRow, EventRow, container_row
 from rightsize.store import Store, load
 from rightsize.units import parse_cpu, parse_memory
 
@@ -757,41 +757,18 @@ def _labels(src: _Source, frame: pd.DataFrame) -> pd.Series[Any]:
     return pd.Series(out, index=frame.index, dtype="object")
 
 
-def _samples(chunk: pd.DataFrame) -> list[SampleRow]:
-    mem = _objects(chunk["mem"])
-    return [
-        SampleRow(
-            host=host,
-            container_id=cid,
-            ts=ts,
-            cpu_total_ns=cpu_ns,
-            cpu_cores=cores,
-            system_cpu_ns=None,
-            online_cpus=None,
-            periods=periods,
-            throttled_periods=throttled,
-            throttled_ns=throttled_ns,
-            mem_usage=m,
-            mem_working_set=m,
-            mem_rss=None,
-            mem_limit=None,
-            mem_failcnt=None,
-            pids=None,
-            oom_kills_total=None,
-        )
-        for host, cid, ts, cpu_ns, cores, periods, throttled, throttled_ns, m in zip(
-            chunk["host"].tolist(),
-            chunk["container_id"].tolist(),
-            chunk["ts"].tolist(),
-            _objects(chunk["cpu_total_ns"]),
-            _objects(chunk["cpu_cores"]),
-            _objects(chunk["periods"]),
-            _objects(chunk["throttled_periods"]),
-            _objects(chunk["throttled_ns"]),
-            mem,
-            strict=True,
-        )
-    ]
+def _sample_frame(chunk: pd.DataFrame) -> pd.DataFrame:
+    """The parsed rows as the store's sample columns (the memory reading is both usage
+    and working set)."""
+    import pandas as pd
+
+    return pd.DataFrame({
+        "host": chunk["host"], "container_id": chunk["container_id"], "ts": chunk["ts"],
+        "cpu_total_ns": chunk["cpu_total_ns"], "cpu_cores": chunk["cpu_cores"],
+        "periods": chunk["periods"], "throttled_periods": chunk["throttled_periods"],
+        "throttled_ns": chunk["throttled_ns"], "mem_usage": chunk["mem"],
+        "mem_working_set": chunk["mem"],
+    })
 
 
 def import_file(path: Path, store: Store, *, host: str = "import") -> ImportSummary:
@@ -831,7 +808,7 @@ def _import(path: Path, store: Store, host: str, rows: int | None) -> ImportSumm
                 continue
             frame = _parse(src, raw, host)
             state.add(frame)
-            added += store.write(samples=_samples(frame))
+            added += store.write_frame(_sample_frame(frame))
         if not state.rows:
             raise InputError(
                 f"{path}: no data rows; expected one row per sample after the header"

@@ -323,7 +323,7 @@ def _kubelet_handler(seen: list[str]) -> fakes.Handler:
 def _store_text(db: Path) -> bytes:
     data = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
     with sqlite3.connect(db) as conn:
-        hosts = [r[0] for r in conn.execute("SELECT host FROM samples GROUP BY host")]
+        hosts = [r[0] for r in conn.execute("SELECT host FROM series GROUP BY host")]
     return data + "\n".join(hosts).encode()
 
 

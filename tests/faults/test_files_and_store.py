@@ -19,7 +19,9 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -28,7 +30,9 @@ from rightsize import store as store_module
 from rightsize.errors import RuntimeFailure
 from rightsize.interchange import import_file
 from rightsize.store import Store, StoreLocked, load
+from rightsize.store import files as store_files
 from tests.cli_run import run
+from tests.store_rows import stored_samples
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_790_000_000
@@ -36,11 +40,17 @@ IS_ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="mounts a tmpfs (root only)")
 
 
-def _csv(path: Path, containers: int = 3, samples: int = 40, *, extra: str = "") -> Path:
+def _csv(path: Path, containers: int = 3, samples: int = 40, *, extra: str = "",
+         noisy: bool = False) -> Path:
+    """An import file; ``noisy``: random memory readings (they do not compress away)."""
+    import random
+
+    rnd = random.Random(0)
     lines = ["timestamp,container,cpu_seconds_total,memory_bytes,memory_limit,oom_kills_total"]
     for i in range(samples):
         for c in range(containers):
-            lines.append(f"{T0 + 10 * i},c{c},{i * 0.5 + c},{(100 + c + i % 7) * 2**20},"
+            mem = rnd.randrange(2**40) if noisy else (100 + c + i % 7) * 2**20
+            lines.append(f"{T0 + 10 * i},c{c},{i * 0.5 + c},{mem},"
                          f"{512 * 2**20},{i // 15}")
     path.write_text("\n".join(lines) + "\n" + extra)
     return path
@@ -56,10 +66,8 @@ def db(tmp_path: Path) -> Path:
 
 def _snapshot(path: Path) -> tuple[dict[str, int], list[tuple[object, ...]]]:
     with Store(path, create=False) as s:
-        rows = s.connection.execute(
-            "SELECT host, container_id, ts, mem_working_set FROM samples ORDER BY 1, 2, 3"
-        ).fetchall()
-        return s.counts(), rows
+        counts = s.counts()
+    return counts, stored_samples(path, ("host", "container_id", "ts", "mem_working_set"))
 
 
 def _sha(path: Path) -> str:
@@ -305,7 +313,7 @@ def test_import_into_a_locked_store_names_the_holder(
     db: Path, holder: subprocess.Popen[str], tmp_path: Path,
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_module, "LOCK_WAIT", 0.3)
+    monkeypatch.setattr(store_files, "LOCK_WAIT", 0.3)
     started = time.monotonic()
     code, _, err = run(capsys, "--db", str(db), "import", str(_csv(tmp_path / "in.csv", 4)))
     assert time.monotonic() - started < 10
@@ -319,8 +327,8 @@ def test_collect_rounds_wait_in_memory_while_locked(
 ) -> None:
     from rightsize.rows import SampleRow
 
-    monkeypatch.setattr(store_module, "ROUND_LOCK_WAIT", 0.1)
-    monkeypatch.setattr(store_module, "MAX_PENDING_ROUNDS", 2)
+    monkeypatch.setattr(store_files, "ROUND_LOCK_WAIT", 0.1)
+    monkeypatch.setattr(store_files, "MAX_PENDING_ROUNDS", 2)
 
     def row(i: int) -> SampleRow:
         values = dict.fromkeys(store_module.SAMPLE_COLUMNS)
@@ -342,7 +350,7 @@ def test_collect_rounds_wait_in_memory_while_locked(
 
 
 def test_import_killed_midway_leaves_the_store_as_it_was(db: Path, tmp_path: Path) -> None:
-    big = _csv(tmp_path / "big.csv", containers=50, samples=6000)  # 300,000 rows
+    big = _csv(tmp_path / "big.csv", containers=50, samples=6000, noisy=True)  # 300,000 rows
     before = _snapshot(db)
     for sig in (signal.SIGKILL, signal.SIGINT):
         proc = subprocess.Popen([sys.executable, "-m", "rightsize", "--db", str(db), "import",
@@ -350,7 +358,7 @@ def test_import_killed_midway_leaves_the_store_as_it_was(db: Path, tmp_path: Pat
         wal = Path(str(db) + "-wal")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
-            if wal.exists() and wal.stat().st_size > 2_000_000:  # chunks are being written
+            if wal.exists() and wal.stat().st_size > 64_000:  # chunks are being written
                 break
             time.sleep(0.05)
         assert proc.poll() is None, "the import finished before it could be interrupted"
@@ -369,16 +377,16 @@ def test_import_failing_late_leaves_the_store_as_it_was(
     assert code == 2 and "line 62, column 'memory_bytes'" in err, err
     assert _snapshot(db) == before
 
-    real_write = Store.write
+    real_write = Store.write_frame
     calls = []
 
-    def full_on_third(self: Store, **rows: object) -> int:
+    def full_on_third(self: Store, frame: Any) -> int:
         calls.append(1)
         if len(calls) == 3:
             raise sqlite3.OperationalError("database or disk is full")
-        return real_write(self, **rows)  # type: ignore[arg-type]
+        return real_write(self, frame)
 
-    monkeypatch.setattr(Store, "write", full_on_third)
+    monkeypatch.setattr(Store, "write_frame", full_on_third)
     code, _, err = run(capsys, "--db", str(db), "import", str(_csv(tmp_path / "ok.csv", 2, 30)))
     assert code == 3 and "disk full" in err and "rolled back" in err, err
     assert "no transaction is active" not in err
@@ -396,11 +404,13 @@ def test_real_disk_full_during_import_and_collect(tmp_path: Path) -> None:
             import_file(_csv(tmp_path / "seed.csv"), s)
         before = _snapshot(db)
         with Store(db) as s, pytest.raises(RuntimeFailure, match="disk full"):
-            import_file(_csv(tmp_path / "big.csv", containers=20, samples=2000), s)
+            import_file(_csv(tmp_path / "big.csv", containers=20, samples=10_000, noisy=True), s)
         assert _snapshot(db) == before
         values = dict.fromkeys(store_module.SAMPLE_COLUMNS)
+        rnd = np.random.default_rng(0).integers(0, 2**40, size=(60_000, 3)).tolist()
         rows = [SampleRow(**{**values, "host": "h", "container_id": f"x{i % 9}",  # type: ignore[typeddict-item]
-                             "ts": float(i), "mem_working_set": i}) for i in range(60_000)]
+                             "ts": float(i), "mem_working_set": a, "mem_usage": b,
+                             "cpu_total_ns": c}) for i, (a, b, c) in enumerate(rnd)]
         with Store(db) as s, pytest.raises(RuntimeFailure, match="disk full"):
             s.write_round(samples=rows)
         assert _snapshot(db) == before
@@ -460,7 +470,7 @@ def test_import_summary_says_what_was_dropped(tmp_path: Path,
 
 def test_store_lock_error_is_a_store_locked(db: Path, holder: subprocess.Popen[str],
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store_module, "LOCK_WAIT", 0.2)
+    monkeypatch.setattr(store_files, "LOCK_WAIT", 0.2)
     with Store(db) as s, pytest.raises(StoreLocked):
         s.connection.execute("PRAGMA busy_timeout = 200")
         s.delete_samples_before(0)

@@ -34,6 +34,7 @@ from rightsize.sources.docker.client import AsyncDockerClient
 from rightsize.sources.docker.host import EngineHost
 from rightsize.sources.recording import read_recording
 from rightsize.store import Store
+from tests.store_rows import query_samples
 
 LAB = Path(__file__).resolve().parents[1] / "fixtures" / "docker-api" / "rightsize-lab-session"
 SOCKET_URL = "unix:///run/rightsize-test/docker.sock"
@@ -263,6 +264,8 @@ def run_collect(
 
 
 def rows(store: Store, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    if "FROM samples" in sql or "FROM events" in sql:
+        return query_samples(store.path, sql, *params)
     return list(store.connection.execute(sql, params).fetchall())
 
 
@@ -610,7 +613,7 @@ def test_stop_after_round_two_returns_with_both_rounds_stored(tmp_path: Path) ->
     with Store(tmp_path / "rs.db") as store:
 
         def on_round(s: CollectStats) -> None:
-            n, newest = store.connection.execute("SELECT count(*), max(ts) FROM samples").fetchone()
+            ((n, newest),) = rows(store, "SELECT count(*), max(ts) FROM samples")
             per_round.append((n, newest))
             if s.rounds == 2:
                 stop.set()
@@ -618,7 +621,7 @@ def test_stop_after_round_two_returns_with_both_rounds_stored(tmp_path: Path) ->
         t0 = time.monotonic()
         stats = run_collect(engine, store, options(interval=0.1), on_round=on_round, stop=stop)
         elapsed = time.monotonic() - t0
-        final = store.connection.execute("SELECT count(*), max(ts) FROM samples").fetchone()
+        (final,) = rows(store, "SELECT count(*), max(ts) FROM samples")
 
     assert stats.rounds == 2
     assert engine.list_calls == 2

@@ -400,18 +400,17 @@ def test_chunks_share_one_transaction(
 ) -> None:
     monkeypatch.setattr(interchange, "CHUNK_ROWS", 2)
     calls: list[tuple[int, bool]] = []
-    real_write = store.write
+    real_write = store.write_frame
 
-    def counting_write(**kwargs: Any) -> int:
-        samples = list(kwargs.pop("samples", ()))
-        calls.append((len(samples), store.connection.in_transaction))
-        return real_write(samples=samples, **kwargs)
+    def counting_write(frame: Any) -> int:
+        calls.append((len(frame), store.connection.in_transaction))
+        return real_write(frame)
 
-    monkeypatch.setattr(store, "write", counting_write)
+    monkeypatch.setattr(store, "write_frame", counting_write)
     text = HEADER + "\n" + "".join(f"{T0 + i},c,{i},1\n" for i in range(5))
     assert import_file(_csv(tmp_path, text), store).samples_added == 5
-    # chunks of 2, 2 and 1 rows, then containers and events, all in one transaction
-    assert calls == [(2, True), (2, True), (1, True), (0, True)]
+    # chunks of 2, 2 and 1 rows, all in one transaction
+    assert calls == [(2, True), (2, True), (1, True)]
 
 
 def test_parquet_import_with_native_types(tmp_path: Path, store: Store) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ from rightsize.analysis.strategies._common import interval_peaks, median, nan_to
 from rightsize.analysis.usage import container_codes
 from rightsize.rows import SampleRow
 from rightsize.store import SAMPLE_COLUMNS, Store, load
+from tests.store_rows import expected_samples
 
 
 def _same(a: float, b: float) -> bool:
@@ -100,7 +100,8 @@ def _sample(host: str, cid: str, ts: float, **values: float | int | None) -> Sam
     return row  # type: ignore[return-value]
 
 
-def test_load_matches_read_sql_query(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sealed", [False, True], ids=["head", "chunks"])
+def test_load_matches_the_rows_written(tmp_path: Path, sealed: bool) -> None:
     db = tmp_path / "s.db"
     rows = [
         _sample(h, c, float(t) + 0.25, cpu_total_ns=t * 10**9 + 7, mem_working_set=2**40 + t)
@@ -111,35 +112,30 @@ def test_load_matches_read_sql_query(tmp_path: Path) -> None:
     rows.append(_sample("a", "x", 100.5, cpu_cores=0.5, pids=3))
     with Store(db) as store:
         store.write(samples=rows)
+        if sealed:
+            store.seal_all()
     for since, until in ((None, None), (2.0, 4.0), (1000.0, None)):
         got = load(db, since=since, until=until).samples
-        conn = sqlite3.connect(db)
-        where = " WHERE ts >= ? AND ts <= ?" if since is not None and until is not None else ""
-        where = " WHERE ts >= ?" if since is not None and until is None else where
-        params = [p for p in (since, until) if p is not None]
-        want = pd.read_sql_query(
-            f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM samples{where} "
-            "ORDER BY host, container_id, ts",
-            conn,
-            params=params,
-        )
-        conn.close()
-        numeric = [c for c in SAMPLE_COLUMNS if c not in ("host", "container_id")]
-        want[numeric] = want[numeric].astype("float64")
+        inside = [r for r in rows if (since is None or r["ts"] >= since)
+                  and (until is None or r["ts"] <= until)]
+        want = expected_samples(inside)
         # the key columns come as categoricals of the same strings
         for key in ("host", "container_id"):
             assert isinstance(got[key].dtype, pd.CategoricalDtype)
             want[key] = want[key].astype(got[key].dtype)
+        if want.empty:
+            assert got.empty and list(got.columns) == list(want.columns)
+            continue
         pd.testing.assert_frame_equal(got, want, check_exact=True)
 
 
 def test_load_reads_big_counters_exactly_as_numpy_rounds_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """SQLite's CAST to REAL rounds integers above 2**53 as numpy does; chunks join up."""
-    import rightsize.store as store_module
+    """Integers above 2**53 are kept exactly and read as numpy rounds them; chunks join up."""
+    from rightsize.store import chunks
 
-    monkeypatch.setattr(store_module, "_CHUNK_ROWS", 3)  # several chunks and a short last one
+    monkeypatch.setattr(chunks, "BIG_ROWS", 3)  # several chunks and a short last one
     db = tmp_path / "s.db"
     big = [2**53 + 1, 2**60 + 3, 2**63 - 1, -(2**62) - 1, 10**18 + 7, 12345, 0]
     rows = [
@@ -147,7 +143,12 @@ def test_load_reads_big_counters_exactly_as_numpy_rounds_them(
         for i, v in enumerate(big)
     ]
     with Store(db) as store:
-        store.write(samples=rows)
+        store.write(samples=rows[:3])
+        store.seal_all()
+        store.write(samples=rows[3:])
+        store.seal_all()
+        n_chunks = store.connection.execute("SELECT count(*) FROM chunks").fetchone()[0]
+    assert n_chunks >= 4
     got = load(db).samples
     ordered = sorted(rows, key=lambda r: (r["container_id"], r["ts"]))
     want = np.array([r["cpu_total_ns"] for r in ordered], dtype=object).astype(np.float64)
