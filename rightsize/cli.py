@@ -87,6 +87,7 @@ def collect(ctx: click.Context, docker_hosts: tuple[str, ...], interval: float,
     from rightsize import api
 
     db = settings(ctx).db
+    _store_config(ctx)
     if source == "prometheus":
         prometheus = prometheus_from(ctx, required=True)
         assert prometheus is not None
@@ -109,6 +110,15 @@ def collect(ctx: click.Context, docker_hosts: tuple[str, ...], interval: float,
     _exit_if_interrupted(ctx, stats.signal)
 
 
+def _store_config(ctx: click.Context) -> None:
+    """The config's ``[store]`` retention, kept in the store a writing command writes."""
+    retention = _config(ctx).retention
+    if retention is not None:
+        from rightsize import api
+
+        api.configure_store(settings(ctx).db, retention)
+
+
 def _exit_if_interrupted(ctx: click.Context, received: int | None) -> None:
     """Ctrl-C (SIGINT) stopped the command: exit 130 (SIGTERM is a normal end, exit 0)."""
     import signal
@@ -125,6 +135,7 @@ def import_(ctx: click.Context, source: Path, host: str | None) -> None:
     """Load usage data (CSV, Parquet, or a recorded engine folder) into the store."""
     from rightsize import api
 
+    _store_config(ctx)
     click.echo(api.import_(settings(ctx).db, source, host=host).describe())
 
 
@@ -279,6 +290,7 @@ def run(ctx: click.Context, docker_hosts: tuple[str, ...], interval: float, dura
         prometheus=prometheus_from(ctx, required=True) if source == "prometheus" else None,
         kubelet=kubelet_from(ctx, kubelet_urls) if source == "kubelet" else None,
     )
+    _store_config(ctx)
     state = api.run(settings(ctx).db, options)
     if state.reports:
         click.echo(str(state.reports[-1]))

@@ -25,6 +25,10 @@ ignore = ["no_request"]              # kinds, or kind/resource, never gated
 [check.overrides."batch-*"]          # workloads matching an fnmatch pattern
 fail_on = "warning"                  # replaces the global fail_on (and --fail-on)
 ignore = ["over_request/memory"]     # added to the global ignore
+
+[store]                              # how long each resolution is kept (per store)
+raw = "48h"                          # raw samples, from each container's newest one
+minute = "14d"                       # 1-minute rollups; older ones become 5-minute ones
 ```
 
 Every error names the key path (``thresholds.oom_risk_warning``) and what
@@ -56,10 +60,11 @@ from rightsize.analysis.thresholds import Thresholds
 from rightsize.errors import InputError, UsageError
 from rightsize.gate import FAIL_ON, Override, override_path, parse_ignore
 from rightsize.model import Severity
+from rightsize.store.chunks import Retention
 
 log = logging.getLogger(__name__)
 
-TOP_KEYS = ("exclude", "strategy", "thresholds", "prices", "check")
+TOP_KEYS = ("exclude", "strategy", "thresholds", "prices", "check", "store")
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,8 @@ class Config:
     fail_on: str = "critical"
     check_ignore: tuple[str, ...] = ()
     check_overrides: tuple[Override, ...] = ()
+    #: ``[store]``: how long each resolution is kept (None: what the store has)
+    retention: Retention | None = None
 
     def params_for(self, strategy: str) -> dict[str, float]:
         return dict(self.strategy_params.get(strategy, {}))
@@ -98,6 +105,8 @@ def from_mapping(doc: Mapping[str, Any], source: Path | None = None) -> Config:
         if key not in TOP_KEYS:
             raise _unknown("", key, TOP_KEYS)
     cfg = Config(source=source)
+    if "store" in doc:
+        cfg = replace(cfg, retention=_retention(_table(doc["store"], "store")))
 
     exclude = doc.get("exclude", [])
     if not isinstance(exclude, list) or not all(isinstance(x, str) for x in exclude):
@@ -159,6 +168,27 @@ def from_mapping(doc: Mapping[str, Any], source: Path | None = None) -> Config:
         else:
             raise _unknown("check", key, ["fail_on", "ignore", "overrides"])
     return cfg
+
+
+def _retention(table: Mapping[str, Any]) -> Retention:
+    """``[store]``: ``raw`` and ``minute`` durations (e.g. "48h", "14d")."""
+    from rightsize.units import parse_duration
+
+    values: dict[str, float] = {}
+    for key, value in table.items():
+        if key not in ("raw", "minute"):
+            raise _unknown("store", key, ["raw", "minute"])
+        if not isinstance(value, str):
+            raise UsageError(f"config key store.{key}: expected a duration such as \"48h\", "
+                             f"got {value!r}")
+        try:
+            values[key] = parse_duration(value, what=f"config key store.{key}")
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    try:
+        return Retention(**values)
+    except ValueError as exc:
+        raise UsageError(f"config [store]: {exc}") from None
 
 
 def _fail_on(value: Any, path: str) -> Severity:

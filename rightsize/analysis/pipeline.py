@@ -225,6 +225,12 @@ def analyze(
     s_w = row_w if order is None else row_w[order]
     cpu_g = grouped_stats(s_w, s_cpu, nwl, interval=s_int)
     mem_g = grouped_stats(s_w, s_mem, nwl, interval=s_int)
+    if "cpu_peak" in samples.columns and len(samples) == len(frame):
+        # folded samples (rollups): the highest rate inside a bucket is the true maximum
+        peak = samples["cpu_peak"].to_numpy(dtype=np.float64)
+        top = np.full(nwl, -np.inf)
+        np.fmax.at(top, row_w, peak)
+        cpu_g.max[:] = np.fmax(cpu_g.max, np.where(np.isfinite(top), top, np.nan))
     starts = usage.starts
     first_ts = np.minimum.reduceat(ts, starts[:-1]) if ncont else np.empty(0)
     last_ts = np.maximum.reduceat(ts, starts[:-1]) if ncont else np.empty(0)

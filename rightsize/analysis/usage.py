@@ -54,6 +54,7 @@ import pandas as pd
 from rightsize.analysis.workloads import grouped_stats
 
 __all__ = [
+    "ANALYSIS_POINTS",
     "SAMPLE_INPUTS",
     "USAGE_COLUMNS",
     "Usage",
@@ -76,7 +77,13 @@ SAMPLE_INPUTS: tuple[str, ...] = (
     "mem_working_set",
     "mem_failcnt",
     "oom_kills_total",
+    "cpu_peak",
 )
+
+#: rows per container the analysis reads at most: a longer window is read folded
+#: to one coarser resolution (``rightsize.store.load(max_points=...)``), so its cost
+#: does not grow with history (a week at 10 s is read at 1-minute buckets)
+ANALYSIS_POINTS = 10_080
 
 #: engine ``oom`` events closer than this (seconds) to the previous one are the same kill
 OOM_BURST = 1.0

@@ -35,6 +35,7 @@ from rightsize.api.collection import (
     collect,
     collect_kubelet,
     collect_prometheus,
+    configure_store,
     export,
     import_,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "collect",
     "collect_kubelet",
     "collect_prometheus",
+    "configure_store",
     "export",
     "import_",
     "load",

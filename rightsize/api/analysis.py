@@ -75,20 +75,24 @@ def _is_store(path: Path) -> bool:
 
 
 def load(source: Source = None, *, since: float | None = None,
-         until: float | None = None, columns: Sequence[str] | None = None) -> Dataset:
+         until: float | None = None, columns: Sequence[str] | None = None,
+         max_points: int | None = None) -> Dataset:
     """Read ``source`` into a :class:`Dataset` (samples, containers, events, hosts).
 
-    ``columns``: the numeric sample columns to read (default: all of them).
+    ``columns``: the numeric sample columns to read (default: all of them);
+    ``max_points``: at most that many rows per container, folded to one coarser
+    resolution when the window holds more (default: as stored).
     """
     from rightsize.store import Store, load
 
     if isinstance(source, Dataset):
         return source
     if isinstance(source, StorePath):
-        return load(source.path, since=since, until=until, columns=columns)
+        return load(source.path, since=since, until=until, columns=columns,
+                    max_points=max_points)
     path = default_db_path() if source is None else Path(source)
     if _is_store(path):
-        return load(path, since=since, until=until, columns=columns)
+        return load(path, since=since, until=until, columns=columns, max_points=max_points)
     with tempfile.TemporaryDirectory(prefix="rightsize-") as tmp:
         db = Path(tmp) / "load.db"
         with Store(db) as store:
@@ -100,7 +104,7 @@ def load(source: Source = None, *, since: float | None = None,
                 from rightsize.interchange import import_file
 
                 import_file(path, store)
-        return load(db, since=since, until=until, columns=columns)
+        return load(db, since=since, until=until, columns=columns, max_points=max_points)
 
 
 def read_prometheus(store: Store, prometheus: Prometheus, since: float, until: float | None,
@@ -192,7 +196,7 @@ def analyze(source: Source = None, *, manifests: Manifests = (),
     moving them again (``rightsize report`` and ``run`` pass their ``--out``).
     """
     import rightsize.analysis.pipeline
-    from rightsize.analysis.usage import SAMPLE_INPUTS
+    from rightsize.analysis.usage import ANALYSIS_POINTS, SAMPLE_INPUTS
 
     check_window(since, until)
     cfg = Config() if config is None else config
@@ -200,7 +204,11 @@ def analyze(source: Source = None, *, manifests: Manifests = (),
     if prometheus is not None:
         dataset = _from_prometheus(prometheus, since, until, SAMPLE_INPUTS)
     else:
-        dataset = load(source, since=since, until=until, columns=SAMPLE_INPUTS)
+        dataset = load(source, since=since, until=until, columns=SAMPLE_INPUTS,
+                       max_points=ANALYSIS_POINTS)
+        if dataset.step:
+            log.info("analysing at %d s resolution: the window holds more than %d samples "
+                     "of a container, or rollups", dataset.step, ANALYSIS_POINTS)
     if dataset.samples.empty:
         raise RuntimeFailure(f"no samples in {_where(source, prometheus)}"
                              + (" in the requested window" if since or until else "")

@@ -24,13 +24,14 @@ if TYPE_CHECKING:
     from rightsize.collect import CollectOptions, CollectStats
     from rightsize.collect.kubelet import KubeletStats
     from rightsize.sources.prometheus import PrometheusSummary
-    from rightsize.store import Store
+    from rightsize.store import Retention, Store
 
 __all__ = [
     "Imported",
     "collect",
     "collect_kubelet",
     "collect_prometheus",
+    "configure_store",
     "export",
     "import_",
     "poll_kubelet",
@@ -39,6 +40,15 @@ __all__ = [
 
 def _db(db: Path | str | None) -> Path:
     return default_db_path() if db is None else Path(db)
+
+
+def configure_store(db: Path | str | None, retention: Retention) -> None:
+    """Keep ``retention`` (how long each resolution is kept) in the store at ``db``;
+    later writers of that store roll up by it."""
+    from rightsize.store import Store
+
+    with Store(_db(db), retention=retention):
+        pass
 
 
 def collect(db: Path | str | None, options: CollectOptions) -> CollectStats:

@@ -167,7 +167,8 @@ def _series_cols(blobs: list[bytes], head: list[tuple[Any, ...]], wanted: list[s
                       for k, (v, p) in exact.items()})
     if head:
         cols = head_cols(head)
-        parts.append({k: v for k, v in cols.items() if k in wanted})
+        n = len(head)
+        parts.append({k: cols.get(k, (np.zeros(n), np.zeros(n, dtype=bool))) for k in wanted})
     if not parts:
         return None
     cols = parts[0] if len(parts) == 1 else _concat(parts, wanted)

@@ -31,7 +31,7 @@ HEAD_VALUE_COLUMNS: tuple[str, ...] = (
 )
 
 TABLES_V2 = ("hosts", "containers", "samples", "events")
-TABLES = ("hosts", "containers", "series", "head", "chunks", "events")
+TABLES = ("hosts", "containers", "series", "head", "chunks", "events", "meta")
 
 V1 = """
 CREATE TABLE hosts (
@@ -125,6 +125,10 @@ CREATE TABLE chunks (
 );
 CREATE INDEX chunks_series ON chunks (series, tier, t0);
 CREATE INDEX chunks_t1 ON chunks (t1);
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE events_v3 (
     series INTEGER NOT NULL,
     ts INTEGER NOT NULL,

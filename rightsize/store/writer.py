@@ -67,13 +67,14 @@ class Store:
     ``create=False`` (readers) opens a store in a read-only file or folder
     read-only, so it can still be read. A writer (``create=True``) on a store
     it cannot write gets :class:`StoreReadOnly`. ``retention`` sets how long
-    each resolution tier is kept (``[store]`` in the config).
+    each resolution tier is kept (``[store]`` in the config) and is kept in the
+    store's ``meta`` table for later writers; without it the kept one applies.
     """
 
     def __init__(self, path: Path | str, *, create: bool = True,
                  retention: chunks.Retention | None = None) -> None:
         self.path = Path(path)
-        self.retention = retention or chunks.Retention()
+        self.retention = chunks.Retention()
         self._conn, writable = connect(self.path, create=create)
         self.read_only = not writable
         self._depth = 0
@@ -93,6 +94,28 @@ class Store:
         except BaseException:
             self._conn.close()
             raise
+        self._retention(retention)
+
+    def _retention(self, given: chunks.Retention | None) -> None:
+        """Keep ``given`` in the store (``[store]`` of the config), else use the kept one."""
+        conn = self._conn
+        if given is not None and not self.read_only:
+            with self.transaction("config"):
+                conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                                 [("retention.raw", repr(given.raw)),
+                                  ("retention.minute", repr(given.minute))])
+            self.retention = given
+            return
+        try:
+            kept = dict(conn.execute(
+                "SELECT key, value FROM meta WHERE key LIKE 'retention.%'").fetchall())
+        except sqlite3.OperationalError:  # an empty read-only file
+            kept = {}
+        if kept:
+            self.retention = chunks.Retention(raw=float(kept["retention.raw"]),
+                                              minute=float(kept["retention.minute"]))
+        if given is not None:
+            self.retention = given
 
     def __enter__(self) -> Store:
         return self
