@@ -32,8 +32,9 @@ def _tiers(db: Path) -> dict[int, int]:
 def _frame(cid: str, ts: np.ndarray, cpu_rate: np.ndarray, mem: np.ndarray) -> pd.DataFrame:
     interval = np.diff(ts, prepend=ts[0] - (ts[1] - ts[0]))
     cpu = np.cumsum(np.round(cpu_rate * interval * 1e9)).astype(np.int64)
+    m = mem.astype(np.int64)
     return pd.DataFrame({"host": "h", "container_id": cid, "ts": ts, "cpu_total_ns": cpu,
-                         "mem_working_set": mem.astype(np.int64), "mem_usage": mem.astype(np.int64)})
+                         "mem_working_set": m, "mem_usage": m})
 
 
 def test_time_keys_round_trip_exactly_and_sort_like_times() -> None:
