@@ -16,7 +16,6 @@ import asyncio
 import itertools
 import os
 import resource
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 from rightsize.lab import ensure_image
 from rightsize.sources.docker.client import AsyncDockerClient, DockerClient
 from rightsize.sources.docker.host import resolve_host
+from rightsize.store import Store, load
 
 LABEL = "rightsize.bench=1"  # set from --tag in main()
 
@@ -94,8 +94,8 @@ def mode_ticks(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "t.db"
         wall, cpu = timed(collect_cmd(db, "--duration", f"{args.seconds}s", "--interval", "1s"))
-        with sqlite3.connect(db) as conn:
-            rows = conn.execute("SELECT container_id, ts FROM samples ORDER BY 1, 2").fetchall()
+        frame = load(db, columns=["ts"]).samples
+        rows = list(zip(frame["container_id"].astype(str), frame["ts"], strict=True))
     remove_containers()
     by: dict[str, list[float]] = {}
     for cid, ts in rows:
@@ -132,9 +132,8 @@ def mode_oneshot(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "o.db"
         timed(collect_cmd(db, "--duration", "10s", "--interval", "1s"))
-        with sqlite3.connect(db) as conn:
-            per = [n for (n,) in conn.execute(
-                "SELECT count(*) FROM samples GROUP BY container_id")]
+        frame = load(db, columns=["ts"]).samples
+        per = frame.groupby("container_id", observed=True).size().tolist()
     remove_containers()
     print(f"containers={args.containers}")
     print("concurrent one-shot rounds (s): " + " ".join(f"{x:.2f}" for x in rounds)
@@ -162,8 +161,8 @@ def mode_rss(args: argparse.Namespace) -> None:
         while proc.poll() is None:
             points.append((time.monotonic() - t0, _rss_kib(proc.pid)))
             time.sleep(min(60, max(1, args.seconds / 30)))
-        with sqlite3.connect(db) as conn:
-            n = conn.execute("SELECT count(*) FROM samples").fetchone()[0]
+        with Store(db, create=False) as store:
+            n = store.counts()["samples"]
     remove_containers()
     print(f"containers={args.containers} run={args.seconds}s interval={args.interval} "
           f"samples={n}")

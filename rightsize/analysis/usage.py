@@ -82,8 +82,9 @@ SAMPLE_INPUTS: tuple[str, ...] = (
 
 #: rows per container the analysis reads at most: a longer window is read folded
 #: to one coarser resolution (``rightsize.store.load(max_points=...)``), so its cost
-#: does not grow with history (a week at 10 s is read at 1-minute buckets)
-ANALYSIS_POINTS = 10_080
+#: does not grow with history (30 days at 5 minutes are read as they are, a week at
+#: 10 s or 20 s at 2-minute buckets, half of it at 1 minute)
+ANALYSIS_POINTS = 8640
 
 #: engine ``oom`` events closer than this (seconds) to the previous one are the same kill
 OOM_BURST = 1.0

@@ -81,9 +81,10 @@ def _shuffle(u: npt.NDArray[np.uint64], width: int) -> bytes:
 
 def _unshuffle(data: bytes, count: int, width: int) -> npt.NDArray[np.uint64]:
     planes = np.frombuffer(data, dtype=np.uint8).reshape(width, count)
-    full = np.zeros((count, 8), dtype=np.uint8)
-    full[:, :width] = planes.T
-    return full.view("<u8").reshape(count).astype(np.uint64)
+    out = planes[0].astype(np.uint64)
+    for i in range(1, width):
+        out |= planes[i].astype(np.uint64) << np.uint64(8 * i)
+    return out
 
 
 def _zigzag(d: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:

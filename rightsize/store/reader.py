@@ -39,8 +39,8 @@ NUMERIC_SAMPLE_COLUMNS: tuple[str, ...] = ("ts", *HEAD_VALUE_COLUMNS)
 EXTRA_COLUMNS: tuple[str, ...] = ("cpu_peak",)
 
 #: bucket sizes (seconds) a read may fold to: round numbers that nest
-_STEPS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
-          43200, 86400)
+_STEPS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 180, 240, 300, 600, 900, 1200, 1800, 3600, 7200,
+          10800, 21600, 43200, 86400)
 
 
 @dataclass(frozen=True)
@@ -184,9 +184,15 @@ def _series_cols(blobs: list[bytes], head: list[tuple[Any, ...]], wanted: list[s
             cols = {k: (v[inside], p[inside]) for k, (v, p) in cols.items()}
     if cols["ts"][0].size == 0:
         return None
-    if step:
+    if step and not _one_per_bucket(cols["ts"][0], step):
         cols = rollup(cols, step)
     return cols
+
+
+def _one_per_bucket(ts: npt.NDArray[np.int64], step: int) -> bool:
+    """True when no two readings share a ``step`` bucket (folding would change nothing)."""
+    bucket = np.floor(seconds_of(ts) / step)
+    return bool((bucket[1:] != bucket[:-1]).all())
 
 
 def _concat(parts: list[Cols], wanted: list[str]) -> Cols:
