@@ -19,6 +19,7 @@ a seal and a rollup commit together or not at all.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -43,8 +44,9 @@ __all__ = [
     "write_cols",
 ]
 
-#: head rows of one container that are sealed into a chunk
-SEAL_ROWS = 256
+#: head rows of one container that are sealed into a chunk (the environment variable
+#: lets the engine tests seal within seconds)
+SEAL_ROWS = int(os.environ.get("RIGHTSIZE_STORE_SEAL_ROWS", "256"))
 #: ... or the span of its head rows (seconds) that is
 SEAL_SPAN = 6 * 3600.0
 #: raw chunks are merged up to this many rows

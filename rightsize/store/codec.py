@@ -81,7 +81,7 @@ def _shuffle(u: npt.NDArray[np.uint64], width: int) -> bytes:
 
 def _unshuffle(data: bytes, count: int, width: int) -> npt.NDArray[np.uint64]:
     planes = np.frombuffer(data, dtype=np.uint8).reshape(width, count)
-    out = planes[0].astype(np.uint64)
+    out: npt.NDArray[np.uint64] = planes[0].astype(np.uint64)
     for i in range(1, width):
         out |= planes[i].astype(np.uint64) << np.uint64(8 * i)
     return out

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from rightsize.errors import RightsizeError
 from rightsize.sources.docker.client import DockerClient
 from rightsize.store import load
+from tests.store_rows import query_samples
 
 from .conftest import Containers
 
@@ -26,11 +28,15 @@ pytestmark = pytest.mark.engine
 MiB = 2**20
 
 
-def collector(db: Path, label: str, *args: str) -> subprocess.Popen[str]:
+def collector(db: Path, label: str, *args: str, seal: int | None = None
+              ) -> subprocess.Popen[str]:
+    env = dict(os.environ)
+    if seal is not None:  # seal every few rows, so chunks are written while it runs
+        env["RIGHTSIZE_STORE_SEAL_ROWS"] = str(seal)
     return subprocess.Popen(
         [sys.executable, "-m", "rightsize", "--db", str(db), "collect", "--interval", "1s",
          "--filter", f"label={label}", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
 
 
@@ -45,10 +51,8 @@ def run_collect(db: Path, label: str, *args: str, timeout: float = 120) -> str:
 
 
 def samples_of(db: Path, cid: str) -> list[tuple[float, int]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(
-            "SELECT ts, cpu_total_ns FROM samples WHERE container_id = ? ORDER BY ts", (cid,)
-        ).fetchall()
+    return [(float(t), int(c)) for t, c in query_samples(
+        db, "SELECT ts, cpu_total_ns FROM samples WHERE container_id = ? ORDER BY ts", cid)]
 
 
 def test_declared_values_read_back_exactly(tmp_path: Path, containers: Containers) -> None:
@@ -148,20 +152,32 @@ def test_a_container_removed_mid_run_does_not_stop_the_collector(
     assert len(samples_of(db, late)) >= 3  # picked up after it started
 
 
-def test_sigkill_keeps_every_committed_round(tmp_path: Path, containers: Containers) -> None:
+@pytest.mark.parametrize("seal", [None, 3], ids=["head", "sealing"])
+def test_sigkill_keeps_every_committed_round(
+    tmp_path: Path, containers: Containers, seal: int | None
+) -> None:
+    """Killed while collecting (also while the head is sealed into chunks every 3 rounds),
+    the store keeps every committed round; a reader (``analyze``) works meanwhile."""
     cid = containers.start("steady", "sleep 600")
     db = tmp_path / "s.db"
-    proc = collector(db, containers.label)
-    deadline = time.monotonic() + 30
+    proc = collector(db, containers.label, seal=seal)
+    deadline = time.monotonic() + 40
     committed: list[tuple[float, int]] = []
-    while time.monotonic() < deadline and len(committed) < 5:
+    while time.monotonic() < deadline and len(committed) < 8:
         time.sleep(0.5)
         if db.exists():
             try:
                 committed = samples_of(db, cid)
-            except sqlite3.OperationalError:
+            except (sqlite3.OperationalError, RightsizeError):
                 continue
-    assert len(committed) >= 5
+    assert len(committed) >= 8
+    reader = subprocess.run([sys.executable, "-m", "rightsize", "--db", str(db), "analyze",
+                             "--format", "json"], capture_output=True, text=True, timeout=60)
+    assert reader.returncode == 0, reader.stderr  # a concurrent reader while collecting
+    assert "steady" in reader.stdout
+    if seal is not None:
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT count(*) FROM chunks").fetchone()[0] >= 2
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     after = samples_of(db, cid)
