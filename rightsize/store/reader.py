@@ -226,35 +226,72 @@ def _samples(conn: sqlite3.Connection, path: Path, since: float | None, until: f
     keys = {int(i): (str(h), str(c)) for i, h, c in conn.execute(
         "SELECT id, host, container_id FROM series")}
     where, params = _chunk_window(lo, hi)
-    blobs: dict[int, list[bytes]] = {}
-    for sid, blob in conn.execute(f"SELECT series, data FROM chunks{where} ORDER BY series, t0",
-                                  params):
-        blobs.setdefault(int(sid), []).append(blob)
     hwhere, hparams = _head_window(lo, hi)
     heads: dict[int, list[tuple[Any, ...]]] = {}
     for row in conn.execute(f"SELECT series, ts, {', '.join(HEAD_VALUE_COLUMNS)} FROM head"
                             f"{hwhere} ORDER BY series, ts", hparams):
         heads.setdefault(int(row[0]), []).append(row[1:])
-    order = sorted(set(blobs) | set(heads), key=lambda s: keys[s])
-    columns: dict[str, list[npt.NDArray[np.float64]]] = {n: [] for n in names}
+    (stored,) = conn.execute(f"SELECT coalesce(sum(n), 0) FROM chunks{where}", params).fetchone()
+    # as stored: one preallocated array per column, filled container by container
+    # (no second copy); folded: the parts are small, joined at the end
+    total = int(stored) + sum(len(rows) for rows in heads.values())
+    filled: dict[str, npt.NDArray[np.float64]] = (
+        {n: np.empty(total) for n in names} if not step else {})
+    parts: dict[str, list[npt.NDArray[np.float64]]] = {n: [] for n in names}
     got_keys: list[tuple[str, str]] = []
     counts: list[int] = []
-    for sid in order:
-        cols = _series_cols(blobs.pop(sid, []), heads.pop(sid, []), wanted, lo, hi, step,
-                            path, keys[sid])
+    peaks = False
+    pos = 0
+
+    def add(sid: int, blobs: list[bytes]) -> None:
+        nonlocal pos, peaks
+        cols = _series_cols(blobs, heads.pop(sid, []), wanted, lo, hi, step, path, keys[sid])
         if cols is None:
-            continue
+            return
+        n = int(cols["ts"][0].size)
         floats = to_floats({k: v for k, v in cols.items() if k in names and k != "ts"})
         floats["ts"] = seconds_of(cols["ts"][0])
-        for n in names:
-            columns[n].append(floats[n])
+        peaks = peaks or ("cpu_peak" in cols and bool(cols["cpu_peak"][1].any()))
+        for name in names:
+            if step:
+                parts[name].append(floats[name])
+            else:
+                filled[name][pos : pos + n] = floats[name]
+        pos += n
         got_keys.append(keys[sid])
-        counts.append(int(cols["ts"][0].size))
+        counts.append(n)
+
+    # chunks stream in key order (CROSS JOIN: the series index leads, no sort of BLOBs)
+    chunk_where = where.replace("t1", "c.t1").replace("t0", "c.t0")
+    current: int = -1
+    blobs: list[bytes] = []
+    heads_left = sorted(heads, key=lambda s: keys[s])
+    for sid, blob in conn.execute(
+            "SELECT s.id, c.data FROM series s CROSS JOIN chunks c ON c.series = s.id"
+            f"{chunk_where} ORDER BY s.host, s.container_id", params):
+        if sid != current:
+            if current >= 0:
+                add(current, blobs)
+            while heads_left and keys[heads_left[0]] < keys[sid]:
+                add(heads_left.pop(0), [])
+            if heads_left and heads_left[0] == sid:
+                heads_left.pop(0)
+            current, blobs = sid, []
+        blobs.append(blob)
+    if current >= 0:
+        add(current, blobs)
+    for sid in heads_left:
+        add(sid, [])
     data: dict[str, Any] = {}
-    for n in names:
-        parts = columns.pop(n)
-        joined = np.concatenate(parts) if parts else np.zeros(0)
-        data[n] = joined
+    for name in names:
+        if step:
+            chunks = parts.pop(name)
+            data[name] = np.concatenate(chunks) if chunks else np.zeros(0)
+        else:
+            data[name] = filled.pop(name)[:pos]
+    if "cpu_peak" in data and not peaks:
+        del data["cpu_peak"]  # nothing was rolled up: no peaks to give
+        numeric = [c for c in numeric if c != "cpu_peak"]
     frame = pd.DataFrame(data, copy=False)
     frame = frame[numeric]
     n_counts = np.array(counts, dtype=np.int64)
