@@ -232,20 +232,20 @@ def _samples(conn: sqlite3.Connection, path: Path, since: float | None, until: f
                             f"{hwhere} ORDER BY series, ts", hparams):
         heads.setdefault(int(row[0]), []).append(row[1:])
     (stored,) = conn.execute(f"SELECT coalesce(sum(n), 0) FROM chunks{where}", params).fetchone()
-    # as stored: one preallocated array per column, filled container by container
-    # (no second copy); folded: the parts are small, joined at the end
+    # one preallocated array per column, filled container by container (no second
+    # copy); sized for every stored row, pages a folded read never fills stay unused
     total = int(stored) + sum(len(rows) for rows in heads.values())
-    filled: dict[str, npt.NDArray[np.float64]] = (
-        {n: np.empty(total) for n in names} if not step else {})
-    parts: dict[str, list[npt.NDArray[np.float64]]] = {n: [] for n in names}
+    filled: dict[str, npt.NDArray[np.float64]] = {n: np.empty(total) for n in names}
     got_keys: list[tuple[str, str]] = []
     counts: list[int] = []
     peaks = False
     pos = 0
 
-    def add(sid: int, blobs: list[bytes]) -> None:
+    def add(sid: int, found: list[tuple[int, bytes]]) -> None:
         nonlocal pos, peaks
-        cols = _series_cols(blobs, heads.pop(sid, []), wanted, lo, hi, step, path, keys[sid])
+        found.sort(key=lambda c: c[0])  # oldest first, across tiers: already in time order
+        cols = _series_cols([b for _, b in found], heads.pop(sid, []), wanted, lo, hi, step,
+                            path, keys[sid])
         if cols is None:
             return
         n = int(cols["ts"][0].size)
@@ -253,10 +253,7 @@ def _samples(conn: sqlite3.Connection, path: Path, since: float | None, until: f
         floats["ts"] = seconds_of(cols["ts"][0])
         peaks = peaks or ("cpu_peak" in cols and bool(cols["cpu_peak"][1].any()))
         for name in names:
-            if step:
-                parts[name].append(floats[name])
-            else:
-                filled[name][pos : pos + n] = floats[name]
+            filled[name][pos : pos + n] = floats[name]
         pos += n
         got_keys.append(keys[sid])
         counts.append(n)
@@ -264,10 +261,10 @@ def _samples(conn: sqlite3.Connection, path: Path, since: float | None, until: f
     # chunks stream in key order (CROSS JOIN: the series index leads, no sort of BLOBs)
     chunk_where = where.replace("t1", "c.t1").replace("t0", "c.t0")
     current: int = -1
-    blobs: list[bytes] = []
+    blobs: list[tuple[int, bytes]] = []
     heads_left = sorted(heads, key=lambda s: keys[s])
-    for sid, blob in conn.execute(
-            "SELECT s.id, c.data FROM series s CROSS JOIN chunks c ON c.series = s.id"
+    for sid, t0, blob in conn.execute(
+            "SELECT s.id, c.t0, c.data FROM series s CROSS JOIN chunks c ON c.series = s.id"
             f"{chunk_where} ORDER BY s.host, s.container_id", params):
         if sid != current:
             if current >= 0:
@@ -277,18 +274,15 @@ def _samples(conn: sqlite3.Connection, path: Path, since: float | None, until: f
             if heads_left and heads_left[0] == sid:
                 heads_left.pop(0)
             current, blobs = sid, []
-        blobs.append(blob)
+        blobs.append((t0, blob))
     if current >= 0:
         add(current, blobs)
     for sid in heads_left:
         add(sid, [])
     data: dict[str, Any] = {}
     for name in names:
-        if step:
-            chunks = parts.pop(name)
-            data[name] = np.concatenate(chunks) if chunks else np.zeros(0)
-        else:
-            data[name] = filled.pop(name)[:pos]
+        column = filled.pop(name)
+        data[name] = column[:pos] if pos == total else column[:pos].copy()
     if "cpu_peak" in data and not peaks:
         del data["cpu_peak"]  # nothing was rolled up: no peaks to give
         numeric = [c for c in numeric if c != "cpu_peak"]
