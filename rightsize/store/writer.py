@@ -284,14 +284,15 @@ class Store:
         if frame.empty:
             return 0
         added = 0
+        whole = _frame_cols(frame)  # every column to numpy once, then sliced per container
         with self.transaction():
             keys = frame[["host", "container_id"]].astype(str)
             groups = keys.groupby(["host", "container_id"], sort=False).indices
             for group, idx in groups.items():
                 host, container_id = cast(tuple[str, str], group)
                 sid = self.series_id(host, container_id)
-                part = frame.iloc[np.asarray(idx)]
-                cols = _frame_cols(part)
+                rows = np.asarray(idx)
+                cols = {k: (v[rows], p[rows]) for k, (v, p) in whole.items()}
                 n = chunks.write_cols(self._conn, sid, cols)
                 added += n
                 if n:
