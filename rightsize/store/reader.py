@@ -96,15 +96,15 @@ def resolution(conn: sqlite3.Connection, lo: int | None, hi: int | None,
     every container, so intervals compare); ``max_points`` caps the rows per
     container, so an analysis of a long window costs what a short one does.
     """
-    where, params = _chunk_window(lo, hi)
+    where, params = _window(lo, hi)
+    head_where, head_params = _window(lo, hi, "ts", "ts")
     tier, first, last, most = conn.execute(
         f"SELECT max(tier), min(t0), max(t1), max(rows) FROM (SELECT series, max(tier) AS tier, "
         f"min(t0) AS t0, max(t1) AS t1, sum(n) AS rows FROM chunks{where} GROUP BY series)",
         params).fetchone()
     h_first, h_last, h_most = conn.execute(
         "SELECT min(t0), max(t1), max(rows) FROM (SELECT min(ts) AS t0, max(ts) AS t1, "
-        f"count(*) AS rows FROM head{_head_window(lo, hi)[0]} GROUP BY series)",
-        _head_window(lo, hi)[1]).fetchone()
+        f"count(*) AS rows FROM head{head_where} GROUP BY series)", head_params).fetchone()
     floor = TIERS[int(tier)].step if tier else 0
     rows = int(most or 0) + int(h_most or 0)
     if max_points is None or rows <= max_points:
@@ -120,24 +120,15 @@ def resolution(conn: sqlite3.Connection, lo: int | None, hi: int | None,
     return _STEPS[-1]
 
 
-def _chunk_window(lo: int | None, hi: int | None) -> tuple[str, list[Any]]:
+def _window(lo: int | None, hi: int | None, end: str = "t1", start: str = "t0"
+            ) -> tuple[str, list[Any]]:
+    """WHERE clause for rows whose [``start``, ``end``] span meets [lo, hi] (time keys)."""
     clauses, params = [], []
     if lo is not None:
-        clauses.append("t1 >= ?")
+        clauses.append(f"{end} >= ?")
         params.append(lo)
     if hi is not None:
-        clauses.append("t0 <= ?")
-        params.append(hi)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-
-def _head_window(lo: int | None, hi: int | None) -> tuple[str, list[Any]]:
-    clauses, params = [], []
-    if lo is not None:
-        clauses.append("ts >= ?")
-        params.append(lo)
-    if hi is not None:
-        clauses.append("ts <= ?")
+        clauses.append(f"{start} <= ?")
         params.append(hi)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
@@ -225,8 +216,8 @@ def _samples(conn: sqlite3.Connection, path: Path, since: float | None, until: f
         wanted += [c for c in ("cpu_total_ns", "cpu_cores", "cpu_peak") if c not in wanted]
     keys = {int(i): (str(h), str(c)) for i, h, c in conn.execute(
         "SELECT id, host, container_id FROM series")}
-    where, params = _chunk_window(lo, hi)
-    hwhere, hparams = _head_window(lo, hi)
+    where, params = _window(lo, hi)
+    hwhere, hparams = _window(lo, hi, "ts", "ts")
     heads: dict[int, list[tuple[Any, ...]]] = {}
     for row in conn.execute(f"SELECT series, ts, {', '.join(HEAD_VALUE_COLUMNS)} FROM head"
                             f"{hwhere} ORDER BY series, ts", hparams):
