@@ -200,3 +200,18 @@ def test_store_retention_comes_from_the_config_and_is_kept(tmp_path: Path) -> No
     rightsize.api.configure_store(db, cfg.retention)  # type: ignore[arg-type]
     with Store(db) as store:
         assert store.retention == Retention(raw=12 * 3600, minute=7 * 86400)
+
+
+def test_retention_cuts_chunks_and_rollups_at_the_time_given(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    ts = T0 + np.arange(0, 3 * 86400, 30.0)
+    with Store(db, retention=Retention(raw=86400, minute=86400 * 1.5)) as store:
+        store.write_frame(_frame("a", ts, np.full(ts.size, 0.1), np.full(ts.size, 2**20)))
+        store.write(samples=[sample("a", float(ts[-1]) + 30, cpu_total_ns=1)])  # in the head
+        before = store.counts()["samples"]
+        cut = T0 + 86400 + 7.0  # inside a rollup chunk's span, not on a boundary
+        removed = store.delete_samples_before(cut)
+        assert store.counts()["samples"] == before - removed
+    left = load(db).samples["ts"]
+    assert left.min() >= cut and left.max() == ts[-1] + 30
+    assert removed > 0
