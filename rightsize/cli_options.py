@@ -128,6 +128,10 @@ def cluster_options(f: Any) -> Any:
         click.option("--prometheus-selector", default="", expose_value=False,
                      callback=_meta("selector"),
                      help='Extra label matchers for cAdvisor series, e.g. job="kubelet".'),
+        click.option("--prometheus-tenant", "tenant", default=None, metavar="ID",
+                     expose_value=False, callback=_meta("tenant"),
+                     help="Tenant of a multi-tenant server (Mimir, Cortex): sent as "
+                          "X-Scope-OrgID."),
         click.option("--prometheus-host-label", "host_label", default="instance",
                      metavar="LABEL", expose_value=False, callback=_meta("host_label"),
                      help="Label naming the host of standalone-cAdvisor (Docker) series "
@@ -178,7 +182,8 @@ def prometheus_from(ctx: click.Context, *, required: bool = False) -> Prometheus
     return Prometheus(str(url), cluster_auth(ctx),
                       namespaces=tuple(meta.get("namespaces") or ()),
                       selector=meta.get("selector") or "", step=meta.get("step"),
-                      resolution=resolution, host_label=meta.get("host_label") or "instance")
+                      resolution=resolution, host_label=meta.get("host_label") or "instance",
+                      tenant=meta.get("tenant"))
 
 
 def kubelet_from(ctx: click.Context, urls: Sequence[str]) -> Kubelet:

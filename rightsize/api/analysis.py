@@ -121,7 +121,7 @@ def read_prometheus(store: Store, prometheus: Prometheus, since: float, until: f
         since=since, until=until, step=prometheus.step, resolution=resolution,
         workloads=None if raw_workloads is None else list(raw_workloads),
         selector=prometheus.selector, namespaces=namespaces_or_none(prometheus.namespaces),
-        host_label=prometheus.host_label,
+        host_label=prometheus.host_label, tenant=prometheus.tenant,
         **prometheus.auth.kwargs(),
     )
     return collect_prometheus(store, prometheus.url, options)

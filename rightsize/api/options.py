@@ -67,7 +67,8 @@ class Prometheus:
     ``step``: seconds between raw samples (default: from the window);
     ``resolution``: aggregate mode (seconds, or ``"auto"``), see
     :func:`rightsize.sources.prometheus.collect_prometheus`; ``host_label``:
-    the label naming the host of standalone-cAdvisor (Docker fleet) series.
+    the label naming the host of standalone-cAdvisor (Docker fleet) series;
+    ``tenant``: the ``X-Scope-OrgID`` of a multi-tenant server (Mimir, Cortex).
     """
 
     url: str
@@ -77,6 +78,7 @@ class Prometheus:
     step: float | None = None
     resolution: float | Literal["auto"] | None = None
     host_label: str = "instance"
+    tenant: str | None = None
 
 
 @dataclass(frozen=True)

@@ -68,12 +68,15 @@ def client_options(
     ca_file: str | None = None,
     insecure: bool = False,
     client_cert: tuple[str, str] | None = None,
+    tenant: str | None = None,
     timeout: float,
 ) -> dict[str, Any]:
     """Keyword arguments for an ``httpx.Client``/``AsyncClient`` talking to ``url``.
 
     Bearer token or basic auth; ``ca_file``: CA bundle to verify the server
-    with; ``insecure``: skip verification; ``client_cert``: (cert, key) files.
+    with; ``insecure``: skip verification; ``client_cert``: (cert, key) files;
+    ``tenant``: the ``X-Scope-OrgID`` header of multi-tenant Prometheus-compatible
+    servers (Mimir, Cortex, Thanos Receive).
     A malformed URL or unreadable TLS material is a :class:`UsageError`.
     """
     base = _check_url(url, what)
@@ -82,6 +85,12 @@ def client_options(
     headers = dict(HEADERS)
     if token:
         headers["Authorization"] = f"Bearer {token.strip()}"
+    if tenant is not None:
+        tenant = tenant.strip()
+        if not tenant or any(ord(c) < 0x21 or ord(c) > 0x7E for c in tenant):
+            raise UsageError(f"{what}: tenant {tenant!r}: expected a tenant id of printable "
+                             "ASCII without blanks (X-Scope-OrgID, e.g. team-a or a|b)")
+        headers["X-Scope-OrgID"] = tenant
     verify: ssl.SSLContext | bool = True
     if base.startswith("https://"):
         verify = _ssl_context(ca_file, insecure, client_cert)

@@ -280,6 +280,44 @@ def test_auth_headers(tmp_path: Path) -> None:
     assert seen[0].headers["authorization"].startswith("Basic ")
 
 
+def test_a_tenant_is_sent_as_x_scope_orgid_on_every_request(tmp_path: Path) -> None:
+    """Mimir and Cortex pick the tenant from X-Scope-OrgID; without one there is none."""
+    seen: list[httpx.Request] = []
+    fake = FakePrometheus()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return fake(request)
+
+    with Store(tmp_path / "a.db") as store:
+        collect_prometheus(store, URL, since=START, until=END, tenant=" team-a|team-b ",
+                           transport=httpx.MockTransport(handler))  # fmt: skip
+    assert seen and {r.headers["x-scope-orgid"] for r in seen} == {"team-a|team-b"}
+    seen.clear()
+    with Store(tmp_path / "b.db") as store:
+        collect_prometheus(store, URL, since=START, until=END,
+                           transport=httpx.MockTransport(handler))  # fmt: skip
+    assert seen and all("x-scope-orgid" not in r.headers for r in seen)
+    for bad in ("", "two words", "t\u00e9"):
+        with pytest.raises(UsageError, match="tenant"), Store(tmp_path / "c.db") as store:
+            collect_prometheus(store, URL, since=START, until=END, tenant=bad,
+                               transport=httpx.MockTransport(handler))  # fmt: skip
+
+
+def test_cli_passes_the_tenant() -> None:
+    import click
+    from click.testing import CliRunner
+
+    from rightsize.cli import cli
+    from rightsize.cli_options import prometheus_from
+
+    assert "--prometheus-tenant" in CliRunner().invoke(cli, ["analyze", "--help"]).output
+    ctx = click.Context(cli)
+    ctx.meta["cluster"] = {"prometheus_url": URL, "tenant": "ops"}
+    prometheus = prometheus_from(ctx, required=True)
+    assert prometheus is not None and prometheus.tenant == "ops"
+
+
 def test_rejected_query_names_url_query_and_error(tmp_path: Path) -> None:
     fake = FakePrometheus()
     fake.fail["kube_pod_owner"] = httpx.Response(

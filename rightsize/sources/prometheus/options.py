@@ -75,12 +75,13 @@ class CopyOptions:
     transport: httpx.BaseTransport | None = None
     on_batch: Callable[[PrometheusSummary], None] | None = None
     host_label: str = "instance"
+    tenant: str | None = None
 
     def connection(self) -> dict[str, Any]:
         """The keyword arguments of :func:`rightsize.sources.http.http_client` given here."""
         return {"token": self.token, "basic_auth": self.basic_auth, "ca_file": self.ca_file,
                 "insecure": self.insecure, "client_cert": self.client_cert,
-                "transport": self.transport}
+                "transport": self.transport, "tenant": self.tenant}
 
     @property
     def extra_selector(self) -> str:
