@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from rightsize.rows import SampleRow
-from rightsize.store import SAMPLE_COLUMNS, Store, load
+from rightsize.store import SAMPLE_COLUMNS, load
 
 
 def sample(cid: str, ts: float, host: str = "h", **values: float | int | None) -> SampleRow:
@@ -43,11 +43,6 @@ def stored_samples(db: object, columns: Sequence[str] = SAMPLE_COLUMNS) -> list[
     frame = load(db, columns=[c for c in columns if c not in ("host", "container_id")]).samples  # type: ignore[arg-type]
     frame = frame[list(columns)]
     return [tuple(r) for r in frame.itertuples(index=False)]
-
-
-def sample_count(store: Store) -> int:
-    """Samples held by an open store."""
-    return store.counts()["samples"]
 
 
 def query_samples(db: object, sql: str, *params: object) -> list[tuple[object, ...]]:

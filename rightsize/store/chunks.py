@@ -91,14 +91,20 @@ def head_cols(rows: Sequence[Sequence[object]]) -> Cols:
     return cols
 
 
-def _take(cols: Cols, idx: npt.NDArray[np.int64] | slice | npt.NDArray[np.bool_]) -> Cols:
+def take(cols: Cols, idx: npt.NDArray[np.int64] | slice | npt.NDArray[np.bool_]) -> Cols:
+    """The rows ``idx`` of every column."""
     return {k: (v[idx], p[idx]) for k, (v, p) in cols.items()}
 
 
-def _concat(parts: Sequence[Cols]) -> Cols:
-    names: list[str] = []
-    for part in parts:
-        names += [k for k in part if k not in names]
+def concat_cols(parts: Sequence[Cols], names: Sequence[str] | None = None) -> Cols:
+    """``parts`` one after the other; ``names`` (default: every column of any part), a
+    column a part lacks being missing there. Integer columns stay int64 when all are."""
+    if names is None:
+        names = []
+        for part in parts:
+            names += [k for k in part if k not in names]
+    if len(parts) == 1 and all(n in parts[0] for n in names):
+        return {n: parts[0][n] for n in names}
     out: Cols = {}
     for name in names:
         values, present = [], []
@@ -122,14 +128,15 @@ def _encode(cols: Cols) -> bytes:
 def _insert(conn: sqlite3.Connection, sid: int, tier: int, cols: Cols) -> None:
     ts = cols["ts"][0]
     for start in range(0, ts.size, BIG_ROWS):
-        part = _take(cols, slice(start, start + BIG_ROWS))
+        part = take(cols, slice(start, start + BIG_ROWS))
         t = part["ts"][0]
         conn.execute("INSERT INTO chunks (series, tier, t0, t1, n, data) VALUES (?, ?, ?, ?, ?, ?)",
                      (sid, tier, int(t[0]), int(t[-1]), int(t.size), _encode(part)))
 
 
-def _decode(blob: bytes) -> Cols:
-    _, cols = codec.decode_exact(blob)
+def decode_cols(blob: bytes, wanted: Sequence[str] | None = None) -> Cols:
+    """A chunk's columns (``wanted``, default all) as :data:`Cols`."""
+    _, cols = codec.decode_exact(blob, wanted)
     out: Cols = {}
     for name, (values, present) in cols.items():
         out[name] = (values, np.ones(values.size, dtype=bool) if present is None else present)
@@ -153,7 +160,7 @@ def new_only(
         if tier == 0:
             if hi < t0 or lo > t1:
                 continue
-            stored = _decode(data)["ts"][0]
+            stored = decode_cols(data)["ts"][0]
             keep &= ~np.isin(ts, stored)
         else:  # a rollup covers its first bucket's start to its last reading
             step = TIERS[tier].step
@@ -174,7 +181,7 @@ def write_cols(conn: sqlite3.Connection, sid: int, cols: Cols) -> int:
     if head:
         keep &= ~np.isin(ts, np.array([t for (t,) in head], dtype=np.int64))
     if not keep.all():
-        cols = _take(cols, keep)
+        cols = take(cols, keep)
     n = int(cols["ts"][0].size)
     if n:
         _insert(conn, sid, 0, cols)
@@ -202,9 +209,9 @@ def _chunk_list(conn: sqlite3.Connection, sid: int) -> list[tuple[int, int, int,
 
 def _load(conn: sqlite3.Connection, rowids: Iterable[int]) -> Cols:
     ids = list(rowids)
-    parts = [_decode(blob) for (blob,) in conn.execute(
+    parts = [decode_cols(blob) for (blob,) in conn.execute(
         f"SELECT data FROM chunks WHERE rowid IN ({', '.join('?' for _ in ids)}) ORDER BY t0", ids)]
-    return sort_unique(_concat(parts))
+    return sort_unique(concat_cols(parts))
 
 
 def _delete(conn: sqlite3.Connection, rowids: Iterable[int]) -> None:
@@ -233,8 +240,8 @@ def compact(conn: sqlite3.Connection, sid: int, retention: Retention) -> None:
         early = ts < cut
         _delete(conn, (c[0] for c in old))
         if not early.all():  # the part of a chunk that is still young stays
-            _insert(conn, sid, tier, _take(cols, ~early))
-        rolled = rollup(_take(cols, early), target.step)
+            _insert(conn, sid, tier, take(cols, ~early))
+        rolled = rollup(take(cols, early), target.step)
         _insert(conn, sid, target.level, rolled)
         chunks = _chunk_list(conn, sid)
     for tier in (0, 1, 2):
@@ -258,9 +265,9 @@ def drop_before(conn: sqlite3.Connection, ts_key: int) -> int:
         "SELECT rowid, series, tier, data FROM chunks WHERE t0 < ? AND t1 >= ?", (ts_key, ts_key)
     ).fetchall()
     for rowid, sid, tier, data in straddling:
-        cols = _decode(data)
+        cols = decode_cols(data)
         keep = cols["ts"][0] >= ts_key
         removed += int((~keep).sum())
         conn.execute("DELETE FROM chunks WHERE rowid = ?", (rowid,))
-        _insert(conn, sid, tier, _take(cols, keep))
+        _insert(conn, sid, tier, take(cols, keep))
     return removed

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from rightsize.errors import InputError, UsageError
 from rightsize.store import codec
-from rightsize.store.chunks import head_cols
+from rightsize.store.chunks import concat_cols, decode_cols, head_cols, take
 from rightsize.store.files import default_db_path
 from rightsize.store.rollup import TIERS, Cols, rollup, sort_unique, to_floats
 from rightsize.store.schema import HEAD_VALUE_COLUMNS
@@ -149,21 +149,16 @@ def _series_cols(blobs: list[bytes], head: list[tuple[Any, ...]], wanted: list[s
     parts: list[Cols] = []
     for blob in blobs:
         try:
-            _, exact = codec.decode_exact(blob, wanted)
+            parts.append(decode_cols(blob, wanted))
         except codec.ChunkError as exc:
             raise InputError(f"{path}: a damaged sample chunk of {key[1]} on {key[0]} ({exc}); "
                              "the store's other data is intact: `rightsize export` what "
                              "can be read, or delete that container's chunks") from exc
-        parts.append({k: (v, np.ones(v.size, dtype=bool) if p is None else p)
-                      for k, (v, p) in exact.items()})
     if head:
-        cols = head_cols(head)
-        n = len(head)
-        parts.append({k: cols.get(k, (np.zeros(n), np.zeros(n, dtype=bool))) for k in wanted})
+        parts.append(head_cols(head))
     if not parts:
         return None
-    cols = parts[0] if len(parts) == 1 else _concat(parts, wanted)
-    cols = sort_unique(cols)
+    cols = sort_unique(concat_cols(parts, wanted))
     ts = cols["ts"][0]
     if lo is not None or hi is not None:
         inside = np.ones(ts.size, dtype=bool)
@@ -172,7 +167,7 @@ def _series_cols(blobs: list[bytes], head: list[tuple[Any, ...]], wanted: list[s
         if hi is not None:
             inside &= ts <= hi
         if not inside.all():
-            cols = {k: (v[inside], p[inside]) for k, (v, p) in cols.items()}
+            cols = take(cols, inside)
     if cols["ts"][0].size == 0:
         return None
     if step and not _one_per_bucket(cols["ts"][0], step):
@@ -184,23 +179,6 @@ def _one_per_bucket(ts: npt.NDArray[np.int64], step: int) -> bool:
     """True when no two readings share a ``step`` bucket (folding would change nothing)."""
     bucket = np.floor(seconds_of(ts) / step)
     return bool((bucket[1:] != bucket[:-1]).all())
-
-
-def _concat(parts: list[Cols], wanted: list[str]) -> Cols:
-    out: Cols = {}
-    for name in wanted:
-        values = [p[name][0] for p in parts if name in p]
-        present = [p[name][1] for p in parts if name in p]
-        if len(values) != len(parts):
-            sizes = [p["ts"][0].size for p in parts]
-            values = [p[name][0] if name in p else np.zeros(s) for p, s in zip(parts, sizes,
-                                                                             strict=True)]
-            present = [p[name][1] if name in p else np.zeros(s, dtype=bool)
-                       for p, s in zip(parts, sizes, strict=True)]
-        if any(v.dtype != np.int64 for v in values):
-            values = [v.astype(np.float64) for v in values]
-        out[name] = (np.concatenate(values), np.concatenate(present))
-    return out
 
 
 def _samples(conn: sqlite3.Connection, path: Path, since: float | None, until: float | None,

@@ -261,7 +261,8 @@ def test_choose_step() -> None:
     assert 30 * 86400 / choose_step(30 * 86400) < 11_000
 
 
-def test_auth_headers(tmp_path: Path) -> None:
+def _recording() -> tuple[list[httpx.Request], httpx.MockTransport]:
+    """A fake Prometheus that keeps every request it was sent."""
     seen: list[httpx.Request] = []
     fake = FakePrometheus()
 
@@ -269,39 +270,38 @@ def test_auth_headers(tmp_path: Path) -> None:
         seen.append(request)
         return fake(request)
 
+    return seen, httpx.MockTransport(handler)
+
+
+def test_auth_headers(tmp_path: Path) -> None:
+    seen, transport = _recording()
     with Store(tmp_path / "a.db") as store:
         collect_prometheus(store, URL, since=START, until=END, token="tok",
-                           transport=httpx.MockTransport(handler))  # fmt: skip
+                           transport=transport)  # fmt: skip
     assert seen[0].headers["authorization"] == "Bearer tok"
     seen.clear()
     with Store(tmp_path / "b.db") as store:
         collect_prometheus(store, URL, since=START, until=END, basic_auth=("u", "p"),
-                           transport=httpx.MockTransport(handler))  # fmt: skip
+                           transport=transport)  # fmt: skip
     assert seen[0].headers["authorization"].startswith("Basic ")
 
 
 def test_a_tenant_is_sent_as_x_scope_orgid_on_every_request(tmp_path: Path) -> None:
     """Mimir and Cortex pick the tenant from X-Scope-OrgID; without one there is none."""
-    seen: list[httpx.Request] = []
-    fake = FakePrometheus()
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return fake(request)
-
+    seen, transport = _recording()
     with Store(tmp_path / "a.db") as store:
         collect_prometheus(store, URL, since=START, until=END, tenant=" team-a|team-b ",
-                           transport=httpx.MockTransport(handler))  # fmt: skip
+                           transport=transport)  # fmt: skip
     assert seen and {r.headers["x-scope-orgid"] for r in seen} == {"team-a|team-b"}
     seen.clear()
     with Store(tmp_path / "b.db") as store:
         collect_prometheus(store, URL, since=START, until=END,
-                           transport=httpx.MockTransport(handler))  # fmt: skip
+                           transport=transport)  # fmt: skip
     assert seen and all("x-scope-orgid" not in r.headers for r in seen)
     for bad in ("", "two words", "t\u00e9"):
         with pytest.raises(UsageError, match="tenant"), Store(tmp_path / "c.db") as store:
             collect_prometheus(store, URL, since=START, until=END, tenant=bad,
-                               transport=httpx.MockTransport(handler))  # fmt: skip
+                               transport=transport)  # fmt: skip
 
 
 def test_cli_passes_the_tenant() -> None:
