@@ -274,25 +274,34 @@ class Store:
         self._head[sid] = (0, -1)
         self._sealed.pop(sid, None)
 
-    def write_frame(self, frame: pd.DataFrame) -> int:
+    def write_frame(
+        self, frame: pd.DataFrame | Iterable[tuple[tuple[str, str], Cols]]
+    ) -> int:
         """Bulk-write samples (columns ``host``, ``container_id``, ``ts`` and numeric
         sample columns) straight into chunks; returns the new samples.
 
         Integers stay exact (int64 or object columns of Python ints); NaN/None
-        is missing. Used by ``rightsize import``.
+        is missing. ``frame`` may also be each container's rows already as chunk
+        columns, ``((host, container_id), cols)`` pairs (``ts`` as stored keys),
+        taken one at a time. Used by ``rightsize import``.
         """
-        if frame.empty:
-            return 0
-        added = 0
-        whole = _frame_cols(frame)  # every column to numpy once, then sliced per container
-        with self.transaction():
+        import pandas as pd
+
+        series: Iterable[tuple[tuple[str, str], Cols]]
+        if isinstance(frame, pd.DataFrame):
+            if frame.empty:
+                return 0
+            whole = _frame_cols(frame)  # every column to numpy once, then sliced per container
             keys = frame[["host", "container_id"]].astype(str)
             groups = keys.groupby(["host", "container_id"], sort=False).indices
-            for group, idx in groups.items():
-                host, container_id = cast(tuple[str, str], group)
+            series = ((cast(tuple[str, str], group), chunks.take(whole, np.asarray(idx)))
+                      for group, idx in groups.items())
+        else:
+            series = frame
+        added = 0
+        with self.transaction():
+            for (host, container_id), cols in series:
                 sid = self.series_id(host, container_id)
-                rows = np.asarray(idx)
-                cols = {k: (v[rows], p[rows]) for k, (v, p) in whole.items()}
                 n = chunks.write_cols(self._conn, sid, cols)
                 added += n
                 if n:

@@ -380,6 +380,7 @@ def test_import_failing_late_leaves_the_store_as_it_was(
     db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(interchange, "CHUNK_ROWS", 10)
+    monkeypatch.setattr(interchange, "WRITE_ROWS", 10)  # write each chunk's rows
     before = _snapshot(db)
     bad = _csv(tmp_path / "bad.csv", containers=2, samples=30, extra=f"{T0},c0,1,lots,1,0\n")
     code, _, err = run(capsys, "--db", str(db), "import", str(bad))

@@ -399,18 +399,22 @@ def test_chunks_share_one_transaction(
     tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(interchange, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(interchange, "WRITE_ROWS", 3)
     calls: list[tuple[int, bool]] = []
     real_write = store.write_frame
 
     def counting_write(frame: Any) -> int:
-        calls.append((len(frame), store.connection.in_transaction))
-        return real_write(frame)
+        pairs = list(frame)  # ((host, container_id), cols) of the kept rows
+        calls.append((sum(cols["ts"][0].size for _, cols in pairs),
+                      store.connection.in_transaction))
+        return real_write(pairs)
 
     monkeypatch.setattr(store, "write_frame", counting_write)
     text = HEADER + "\n" + "".join(f"{T0 + i},c,{i},1\n" for i in range(5))
     assert import_file(_csv(tmp_path, text), store).samples_added == 5
-    # chunks of 2, 2 and 1 rows, all in one transaction
-    assert calls == [(2, True), (2, True), (1, True)]
+    # chunks of 2, 2 and 1 rows, kept until 3 or more (then the rest at the end),
+    # all in one transaction
+    assert calls == [(4, True), (1, True)]
 
 
 def test_parquet_import_with_native_types(tmp_path: Path, store: Store) -> None:
