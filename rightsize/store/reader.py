@@ -20,10 +20,10 @@ import numpy as np
 import numpy.typing as npt
 
 from rightsize.errors import InputError, UsageError
-from rightsize.store import codec
-from rightsize.store.chunks import concat_cols, decode_cols, head_cols, take
+from rightsize.store.bulk import BulkError, decode_many
+from rightsize.store.chunks import concat_cols, head_cols, take
 from rightsize.store.files import default_db_path
-from rightsize.store.rollup import TIERS, Cols, rollup, sort_unique, to_floats
+from rightsize.store.rollup import TIERS, Cols, rollup, sort_unique
 from rightsize.store.schema import HEAD_VALUE_COLUMNS
 from rightsize.store.times import key, seconds, seconds_of
 from rightsize.store.writer import CONTAINER_COLUMNS, EVENT_COLUMNS, HOST_COLUMNS, Store
@@ -143,29 +143,23 @@ def _key_column(values: list[str], counts: npt.NDArray[np.int64]) -> pd.Categori
     return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="str"))
 
 
-def _series_cols(blobs: list[bytes], head: list[tuple[Any, ...]], wanted: list[str],
-                 lo: int | None, hi: int | None, step: int, path: Path, key: tuple[str, str]
-                 ) -> Cols | None:
-    parts: list[Cols] = []
-    for blob in blobs:
-        try:
-            parts.append(decode_cols(blob, wanted))
-        except codec.ChunkError as exc:
-            raise InputError(f"{path}: a damaged sample chunk of {key[1]} on {key[0]} ({exc}); "
-                             "the store's other data is intact: `rightsize export` what "
-                             "can be read, or delete that container's chunks") from exc
+def _damaged(path: Path, key: tuple[str, str], exc: Exception) -> InputError:
+    return InputError(f"{path}: a damaged sample chunk of {key[1]} on {key[0]} ({exc}); "
+                      "the store's other data is intact: `rightsize export` what "
+                      "can be read, or delete that container's chunks")
+
+
+def _series_cols(parts: list[Cols], head: list[tuple[Any, ...]], wanted: list[str],
+                 lo: int | None, hi: int | None, step: int) -> Cols | None:
+    """One container's rows the slow way: joined with its head, sorted, cut, folded."""
     if head:
-        parts.append(head_cols(head))
+        parts = [*parts, head_cols(head)]
     if not parts:
         return None
     cols = sort_unique(concat_cols(parts, wanted))
     ts = cols["ts"][0]
     if lo is not None or hi is not None:
-        inside = np.ones(ts.size, dtype=bool)
-        if lo is not None:
-            inside &= ts >= lo
-        if hi is not None:
-            inside &= ts <= hi
+        inside = _inside(ts, lo, hi)
         if not inside.all():
             cols = take(cols, inside)
     if cols["ts"][0].size == 0:
@@ -175,10 +169,122 @@ def _series_cols(blobs: list[bytes], head: list[tuple[Any, ...]], wanted: list[s
     return cols
 
 
+def _inside(ts: npt.NDArray[np.int64], lo: int | None, hi: int | None) -> npt.NDArray[np.bool_]:
+    inside = np.ones(ts.size, dtype=bool)
+    if lo is not None:
+        inside &= ts >= lo
+    if hi is not None:
+        inside &= ts <= hi
+    return inside
+
+
 def _one_per_bucket(ts: npt.NDArray[np.int64], step: int) -> bool:
     """True when no two readings share a ``step`` bucket (folding would change nothing)."""
     bucket = np.floor(seconds_of(ts) / step)
     return bool((bucket[1:] != bucket[:-1]).all())
+
+
+#: chunk rows decoded together (bounds the decoder's scratch arrays)
+BATCH_ROWS = 1 << 20
+
+Batch = list[tuple[int, list[bytes]]]  # (series, its chunks oldest first)
+
+
+class _Reader:
+    """Decodes batches of containers and lays their rows out in key order."""
+
+    def __init__(self, path: Path, keys: dict[int, tuple[str, str]],
+                 heads: dict[int, list[tuple[Any, ...]]], names: list[str], wanted: list[str],
+                 lo: int | None, hi: int | None, step: int, total: int) -> None:
+        self.path, self.keys, self.heads = path, keys, heads
+        self.names, self.wanted = names, wanted
+        self.lo, self.hi, self.step = lo, hi, step
+        # one preallocated array per column, filled batch by batch (no second copy);
+        # sized for every stored row, pages a folded read never fills stay unused
+        self.filled: dict[str, npt.NDArray[np.float64]] = {n: np.empty(total) for n in names}
+        self.total = total
+        self.got_keys: list[tuple[str, str]] = []
+        self.counts: list[int] = []
+        self.peaks = False
+        self.pos = 0
+
+    def _emit(self, cols: Cols, sids: list[int], counts: npt.NDArray[np.int64]) -> None:
+        n = int(cols["ts"][0].size)
+        if n == 0:
+            return
+        self.peaks = self.peaks or ("cpu_peak" in cols and bool(cols["cpu_peak"][1].any()))
+        for name in self.names:  # straight into place: no float copy of the batch
+            out = self.filled[name][self.pos : self.pos + n]
+            values, present = cols[name]
+            if name == "ts":
+                out[:] = values.view(np.float64)  # the keys are the seconds' bits
+                continue
+            out[:] = values
+            if not present.all():
+                out[~present] = np.nan
+        self.pos += n
+        for sid, count in zip(sids, counts.tolist(), strict=True):
+            if count:
+                self.got_keys.append(self.keys[sid])
+                self.counts.append(count)
+
+    def batch(self, batch: Batch) -> None:
+        """Decode ``batch`` at once; containers that need more (a head to join, rows to
+        sort, buckets to fold) take the one-container path for their rows."""
+        blobs = [b for _, chunks in batch for b in chunks]
+        owner = [sid for sid, chunks in batch for _ in chunks]
+        try:
+            rows, cols = decode_many(blobs, self.wanted)
+        except BulkError as exc:
+            raise _damaged(self.path, self.keys[owner[exc.index]], exc) from exc
+        per = np.array([len(chunks) for _, chunks in batch], dtype=np.int64)
+        of_blob = np.repeat(np.arange(len(batch)), per)
+        counts = np.bincount(of_blob, weights=rows, minlength=len(batch)).astype(np.int64)
+        ts = cols["ts"][0]
+        series = np.repeat(np.arange(len(batch)), counts)
+        same = series[1:] == series[:-1]
+        special = np.array([sid in self.heads for sid, _ in batch], dtype=bool)
+        special[series[1:][same & (ts[1:] <= ts[:-1])]] = True  # unsorted or repeated
+        keep = _inside(ts, self.lo, self.hi) & ~special[series]
+        if self.step:  # kept rows sharing a bucket: that container is folded
+            kept = np.flatnonzero(keep)
+            bucket = np.floor(seconds_of(ts[kept]) / self.step)
+            clash = (series[kept][1:] == series[kept][:-1]) & (bucket[1:] == bucket[:-1])
+            special[series[kept][1:][clash]] = True
+            keep &= ~special[series]
+        starts = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        kept_counts = np.bincount(series[keep], minlength=len(batch)).astype(np.int64)
+        if not special.any():
+            self._emit(cols if keep.all() else take(cols, keep), [sid for sid, _ in batch],
+                       kept_counts)
+            return
+        # runs of plain containers in one piece, the others one by one, in key order
+        i = 0
+        while i < len(batch):
+            if special[i]:
+                sid = batch[i][0]
+                part = take(cols, slice(int(starts[i]), int(starts[i + 1])))
+                one = _series_cols([part] if counts[i] else [], self.heads.pop(sid, []),
+                                   self.wanted, self.lo, self.hi, self.step)
+                if one is not None:
+                    self._emit(one, [sid], np.array([one["ts"][0].size], dtype=np.int64))
+                i += 1
+                continue
+            j = i
+            while j < len(batch) and not special[j]:
+                j += 1
+            lo, hi = int(starts[i]), int(starts[j])
+            self._emit(take(cols, slice(lo, hi)) if keep[lo:hi].all() else
+                       take(take(cols, slice(lo, hi)), keep[lo:hi]),
+                       [sid for sid, _ in batch[i:j]], kept_counts[i:j])
+            i = j
+
+    def columns(self) -> dict[str, npt.NDArray[np.float64]]:
+        data: dict[str, npt.NDArray[np.float64]] = {}
+        for name in self.names:
+            column = self.filled.pop(name)
+            data[name] = column[: self.pos] if self.pos == self.total else column[: self.pos].copy()
+        return data
 
 
 def _samples(conn: sqlite3.Connection, path: Path, since: float | None, until: float | None,
@@ -201,65 +307,50 @@ def _samples(conn: sqlite3.Connection, path: Path, since: float | None, until: f
                             f"{hwhere} ORDER BY series, ts", hparams):
         heads.setdefault(int(row[0]), []).append(row[1:])
     (stored,) = conn.execute(f"SELECT coalesce(sum(n), 0) FROM chunks{where}", params).fetchone()
-    # one preallocated array per column, filled container by container (no second
-    # copy); sized for every stored row, pages a folded read never fills stay unused
     total = int(stored) + sum(len(rows) for rows in heads.values())
-    filled: dict[str, npt.NDArray[np.float64]] = {n: np.empty(total) for n in names}
-    got_keys: list[tuple[str, str]] = []
-    counts: list[int] = []
-    peaks = False
-    pos = 0
+    reader = _Reader(path, keys, heads, names, wanted, lo, hi, step, total)
 
-    def add(sid: int, found: list[tuple[int, bytes]]) -> None:
-        nonlocal pos, peaks
-        found.sort(key=lambda c: c[0])  # oldest first, across tiers: already in time order
-        cols = _series_cols([b for _, b in found], heads.pop(sid, []), wanted, lo, hi, step,
-                            path, keys[sid])
-        if cols is None:
-            return
-        n = int(cols["ts"][0].size)
-        floats = to_floats({k: v for k, v in cols.items() if k in names and k != "ts"})
-        floats["ts"] = seconds_of(cols["ts"][0])
-        peaks = peaks or ("cpu_peak" in cols and bool(cols["cpu_peak"][1].any()))
-        for name in names:
-            filled[name][pos : pos + n] = floats[name]
-        pos += n
-        got_keys.append(keys[sid])
-        counts.append(n)
-
-    # chunks stream in key order (CROSS JOIN: the series index leads, no sort of BLOBs)
+    # chunks stream in key order (CROSS JOIN: the series index leads, no sort of BLOBs);
+    # containers with only head rows slot in at their key
     chunk_where = where.replace("t1", "c.t1").replace("t0", "c.t0")
-    current: int = -1
-    blobs: list[tuple[int, bytes]] = []
     heads_left = sorted(heads, key=lambda s: keys[s])
-    for sid, t0, blob in conn.execute(
-            "SELECT s.id, c.t0, c.data FROM series s CROSS JOIN chunks c ON c.series = s.id"
+    batch: Batch = []
+    found: list[tuple[int, bytes]] = []
+    current, rows = -1, 0
+
+    def close() -> None:
+        if current >= 0:
+            found.sort(key=lambda c: c[0])  # oldest first, across tiers
+            batch.append((current, [b for _, b in found]))
+
+    for sid, t0, n, blob in conn.execute(
+            "SELECT s.id, c.t0, c.n, c.data FROM series s CROSS JOIN chunks c ON c.series = s.id"
             f"{chunk_where} ORDER BY s.host, s.container_id", params):
         if sid != current:
-            if current >= 0:
-                add(current, blobs)
+            close()
+            if rows >= BATCH_ROWS:
+                reader.batch(batch)
+                batch, rows = [], 0
             while heads_left and keys[heads_left[0]] < keys[sid]:
-                add(heads_left.pop(0), [])
+                batch.append((heads_left.pop(0), []))
             if heads_left and heads_left[0] == sid:
                 heads_left.pop(0)
-            current, blobs = sid, []
-        blobs.append((t0, blob))
-    if current >= 0:
-        add(current, blobs)
-    for sid in heads_left:
-        add(sid, [])
-    data: dict[str, Any] = {}
-    for name in names:
-        column = filled.pop(name)
-        data[name] = column[:pos] if pos == total else column[:pos].copy()
-    if "cpu_peak" in data and not peaks:
+            current, found = sid, []
+        found.append((t0, blob))
+        rows += int(n)
+    close()
+    batch += [(sid, []) for sid in heads_left]
+    if batch:
+        reader.batch(batch)
+    data: dict[str, Any] = dict(reader.columns())
+    if "cpu_peak" in data and not reader.peaks:
         del data["cpu_peak"]  # nothing was rolled up: no peaks to give
         numeric = [c for c in numeric if c != "cpu_peak"]
     frame = pd.DataFrame(data, copy=False)
     frame = frame[numeric]
-    n_counts = np.array(counts, dtype=np.int64)
-    for pos, name in ((1, "container_id"), (0, "host")):
-        frame.insert(0, name, pd.Series(_key_column([k[pos] for k in got_keys], n_counts),
+    n_counts = np.array(reader.counts, dtype=np.int64)
+    for at, name in ((1, "container_id"), (0, "host")):
+        frame.insert(0, name, pd.Series(_key_column([k[at] for k in reader.got_keys], n_counts),
                                         index=frame.index))
     return frame, step
 

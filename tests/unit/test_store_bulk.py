@@ -1,0 +1,74 @@
+"""Decoding many chunks at once gives exactly what decoding them one by one gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rightsize.store import bulk, codec
+from rightsize.store.codec import CHUNK_COLUMNS
+
+
+def _chunk(rng: np.random.Generator, n: int) -> bytes:
+    """A chunk mixing every encoding: deltas of both orders and widths, constants,
+    masks, floats, an all-missing column and columns left out."""
+    ts = np.cumsum(rng.integers(1, 2**22, n)).astype(np.int64) + 4_700_000_000_000_000_000
+    cols: dict[str, np.ndarray] = {"ts": ts}
+    masks: dict[str, np.ndarray] = {}
+    cols["cpu_total_ns"] = np.cumsum(rng.integers(0, 10**9, n)).astype(np.int64) + 10**12
+    cols["mem_working_set"] = (rng.integers(1000, 9000, n) * 4096).astype(np.int64)
+    cols["mem_limit"] = np.full(n, 2**30, dtype=np.int64)
+    cols["pids"] = rng.integers(-(2**62), 2**62, n)  # wide deltas, wrapping
+    cols["cpu_cores"] = rng.lognormal(0, 1, n)
+    cols["cpu_peak"] = np.full(n, 1.5)
+    if rng.random() < 0.5:
+        present = rng.random(n) < 0.7
+        masks["periods"] = present
+        cols["periods"] = np.cumsum(rng.integers(0, 100, n)).astype(np.int64)
+    cols["throttled_ns"] = np.full(n, np.nan)  # all missing
+    if rng.random() < 0.5:
+        cols["mem_rss"] = np.where(rng.random(n) < 0.5, np.nan, rng.integers(0, 10**6, n) * 1.0)
+    if rng.random() < 0.3:
+        del cols["mem_working_set"]
+    return codec.encode(cols, masks)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_decode_many_equals_decode_exact_chunk_by_chunk(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    blobs = [_chunk(rng, int(rng.integers(1, 300))) for _ in range(int(rng.integers(1, 40)))]
+    wanted = list(CHUNK_COLUMNS)
+    rows, got = bulk.decode_many(blobs, wanted)
+    expected = [codec.decode_exact(b, wanted) for b in blobs]
+    assert rows.tolist() == [n for n, _ in expected]
+    for name in wanted:
+        values, present = got[name]
+        parts = [cols[name] for _, cols in expected]
+        want_present = np.concatenate([
+            np.ones(v.size, dtype=bool) if p is None else p for v, p in parts])
+        np.testing.assert_array_equal(present, want_present, err_msg=name)
+        kinds = {v.dtype.kind for v, p in parts if p is None or p.any()}
+        want_values = np.concatenate([
+            np.nan_to_num(v).astype(values.dtype) for v, _ in parts])
+        assert values.dtype == (np.int64 if kinds <= {"i"} else np.float64), name
+        np.testing.assert_array_equal(values[present], want_values[want_present], err_msg=name)
+
+
+def test_second_order_deltas_and_a_one_row_chunk() -> None:
+    regular = codec.encode({"ts": np.arange(50, dtype=np.int64) * 10 + 7}, {})
+    one = codec.encode({"ts": np.array([5], dtype=np.int64)}, {})
+    rows, got = bulk.decode_many([regular, one, regular], ["ts"])
+    assert rows.tolist() == [50, 1, 50]
+    expected = np.concatenate((np.arange(50) * 10 + 7, [5], np.arange(50) * 10 + 7))
+    np.testing.assert_array_equal(got["ts"][0], expected)
+
+
+def test_a_damaged_chunk_names_its_index() -> None:
+    rng = np.random.default_rng(1)
+    good = _chunk(rng, 20)
+    with pytest.raises(bulk.BulkError) as caught:
+        bulk.decode_many([good, good, good[:-3]], ["ts", "cpu_total_ns"])
+    assert caught.value.index == 2
+    with pytest.raises(bulk.BulkError) as caught:
+        bulk.decode_many([b"nope" + good[4:]], ["ts"])
+    assert caught.value.index == 0 and "magic" in str(caught.value)
