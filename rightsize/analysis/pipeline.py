@@ -2,14 +2,14 @@
 :class:`~rightsize.analysis.result.AnalysisResult`.
 
 The pipeline, vectorised over all containers at once (no Python loop per
-sample, one loop per workload only to call the strategy):
+sample; the strategy sizes every workload at once when it has a batch form):
 
 1. containers → workload names (:mod:`rightsize.analysis.workloads`);
    pause containers and workloads not matching ``workload`` are dropped;
 2. per-interval usage (:mod:`rightsize.analysis.usage`);
 3. pooled statistics per workload in one sort per resource;
-4. findings (:mod:`rightsize.analysis.findings`) and a recommendation from
-   the strategy registry for each workload;
+4. recommendations from the strategy registry (one :class:`Pool` of every
+   workload's history), then findings (:mod:`rightsize.analysis.findings`);
 5. the host view (:mod:`rightsize.analysis.hosts`).
 
 Declared values of a workload are those of its most recently seen container.
@@ -37,8 +37,8 @@ from rightsize.analysis.findings import OomKills, Throttling, workload_findings
 from rightsize.analysis.hosts import declared_of, host_view, optional_float
 from rightsize.analysis.qos import with_qos_options
 from rightsize.analysis.result import AnalysisResult, WorkloadResult
-from rightsize.analysis.strategies import get_strategy, recommend, resolve_params
-from rightsize.analysis.strategies.base import History
+from rightsize.analysis.strategies import get_strategy, recommend_pool, resolve_params
+from rightsize.analysis.strategies.base import History, Pool
 from rightsize.analysis.strategies.in_effect import previous_for
 from rightsize.analysis.thresholds import Thresholds
 from rightsize.analysis.usage import container_codes, usage_series
@@ -307,32 +307,26 @@ def analyze(
             oom_state[w] += 1
             oom_ts[w].append(float(last_ts[i]))
 
-    # 4. findings and recommendations, one workload at a time
+    # 4. recommendations for every workload at once, then findings workload by workload
     cont_ids = [[] for _ in range(nwl)]  # type: list[list[int]]
     for i in range(ncont):
         cont_ids[cont_wcode[i]].append(i)
+    oom_arrays = [np.sort(np.asarray(v, dtype=np.float64)) for v in oom_ts]
+    pool = Pool(ts=s_ts, cpu=s_cpu, memory=s_mem, interval=s_int, throttled=s_thr,
+                starts=wstarts, oom_ts=oom_arrays, declared=declared,
+                previous=[previous_for(name, declared[w], last) for w, name in enumerate(wnames)],
+                containers=[len(m) for m in cont_ids])
+    pooled = recommend_pool(strategy, pool, resolved)
 
     results: list[WorkloadResult] = []
     histories: dict[str, History] = {}
     recs: dict[str, Recommendation | None] = {}
     for w, name in enumerate(wnames):
-        lo, hi = int(wstarts[w]), int(wstarts[w + 1])
         members = cont_ids[w]
-        hist = History(
-            ts=s_ts[lo:hi],
-            cpu=s_cpu[lo:hi],
-            memory=s_mem[lo:hi],
-            interval=s_int[lo:hi],
-            throttled=s_thr[lo:hi],
-            oom_ts=np.sort(np.asarray(oom_ts[w], dtype=np.float64)),
-            declared=declared[w],
-            containers=len(members),
-        )
-        histories[name] = hist
-        hist = replace(hist, previous=previous_for(name, declared[w], last))
+        histories[name] = replace(pool.history(w), previous=None)
         cpu_s = cpu_g.row(w, int(gap_w[w]))
         mem_s = mem_g.row(w, int(gap_w[w]))
-        rec = with_qos_options(recommend(strategy, hist, resolved), cpu_s)
+        rec = with_qos_options(pooled[w], cpu_s)
         recs[name] = rec
         thr = Throttling(int(periods[w]), int(tperiods[w]), float(tseconds[w]))
         kills = sum(int(v[w]) for v in oom_by.values()) + int(oom_state[w])

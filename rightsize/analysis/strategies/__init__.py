@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from rightsize.analysis.strategies import krr_simple, vpa
 from rightsize.analysis.strategies import rightsize as rightsize_strategy
-from rightsize.analysis.strategies.base import History, Strategy, StrategySpec
+from rightsize.analysis.strategies.base import History, Pool, Strategy, StrategySpec
 from rightsize.analysis.strategies.bounds import with_evidence_bounds
 from rightsize.errors import UsageError
 from rightsize.model import Recommendation
@@ -200,6 +200,18 @@ def _check_pairs(name: str, merged: Mapping[str, float], given: Mapping[str, flo
             raise UsageError(f"{shown(low)} is above {shown(high)}: expected {low} ≤ {high}")
 
 
+def recommend_pool(name: str, pool: Pool, resolved: Mapping[str, float]) -> list[Recommendation]:
+    """:func:`recommend` for every workload of ``pool``, with ``resolved`` parameters
+    (from :func:`resolve_params`); at once when the strategy has a batch form."""
+    spec = get_strategy(name)
+    if spec.batch is not None:
+        recs = spec.batch(pool, resolved)
+    else:
+        recs = [spec.func(pool.history(w), resolved) for w in range(len(pool))]
+    return [rec if rec.sized else with_evidence_bounds(pool.history(w), rec)
+            for w, rec in enumerate(recs)]
+
+
 def recommend(
     name: str, history: History, params: Mapping[str, float] | None = None
 ) -> Recommendation:
@@ -219,11 +231,13 @@ __all__ = [
     "DEFAULT_STRATEGY",
     "PARAM_RANGES",
     "History",
+    "Pool",
     "Range",
     "Strategy",
     "StrategySpec",
     "get_strategy",
     "recommend",
+    "recommend_pool",
     "register",
     "resolve_params",
     "strategy_names",

@@ -2,12 +2,14 @@
 
 A strategy is ``(history: History, params: Mapping[str, float]) -> Recommendation``.
 It never touches the store, the clock or the network, so the backtest can
-refit it on any slice of history.
+refit it on any slice of history. A strategy may also size many workloads at
+once from a :class:`Pool` (``StrategySpec.batch``), which the analysis uses;
+it must give each workload what the one-workload function gives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,6 +50,56 @@ Strategy = Callable[[History, Mapping[str, float]], Recommendation]
 
 
 @dataclass(frozen=True)
+class Pool:
+    """Many workloads' histories as one set of arrays.
+
+    Workload ``w`` owns rows ``starts[w]:starts[w + 1]`` of ``ts``, ``cpu``,
+    ``memory``, ``interval`` and ``throttled`` (each as in :class:`History`,
+    time-sorted within the workload); the other fields hold one entry per workload.
+    """
+
+    ts: FloatArray
+    cpu: FloatArray
+    memory: FloatArray
+    interval: FloatArray
+    throttled: FloatArray
+    starts: npt.NDArray[np.int64]
+    oom_ts: Sequence[FloatArray]
+    declared: Sequence[Declared]
+    previous: Sequence[Recommendation | None]
+    containers: Sequence[int]
+
+    @classmethod
+    def of(cls, histories: Sequence[History]) -> Pool:
+        """The histories one after the other."""
+        counts = np.array([h.ts.size for h in histories], dtype=np.int64)
+        starts = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+
+        def joined(name: str) -> FloatArray:
+            parts = [np.asarray(getattr(h, name), dtype=np.float64) for h in histories]
+            return np.concatenate(parts) if parts else np.empty(0)
+
+        return cls(joined("ts"), joined("cpu"), joined("memory"), joined("interval"),
+                   joined("throttled"), starts, [h.oom_ts for h in histories],
+                   [h.declared for h in histories], [h.previous for h in histories],
+                   [h.containers for h in histories])
+
+    def __len__(self) -> int:
+        return int(self.starts.size - 1)
+
+    def history(self, w: int) -> History:
+        """Workload ``w`` as a :class:`History` (views of the pooled arrays)."""
+        lo, hi = int(self.starts[w]), int(self.starts[w + 1])
+        return History(ts=self.ts[lo:hi], cpu=self.cpu[lo:hi], memory=self.memory[lo:hi],
+                       interval=self.interval[lo:hi], throttled=self.throttled[lo:hi],
+                       oom_ts=self.oom_ts[w], declared=self.declared[w],
+                       containers=self.containers[w], previous=self.previous[w])
+
+
+BatchStrategy = Callable[[Pool, Mapping[str, float]], list[Recommendation]]
+
+
+@dataclass(frozen=True)
 class StrategySpec:
     """A registered strategy with its documented default parameters."""
 
@@ -55,3 +107,5 @@ class StrategySpec:
     func: Strategy
     defaults: Mapping[str, float]
     summary: str
+    #: every workload of a pool at once (None: ``func`` one workload at a time)
+    batch: BatchStrategy | None = None

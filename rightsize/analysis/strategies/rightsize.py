@@ -69,10 +69,14 @@ Confidence
 Floors: ``cpu_min_cores`` (10m, KRR's) and ``memory_min_bytes``; everything is
 rounded up to whole millicores and MiB.
 
-One module although it is over 400 lines: the CPU rule, the memory rule, the
-confidence and the hysteresis share one parameter set, one notes list (the
-report's explanation) and one ``recommend``; split by resource, each half would
-import the other's helpers and the defaults table would be cut in two.
+The measurements behind these rules (confidence, the CPU cost rule, the daily
+peaks, records and usage) are computed for every workload of a pool at once in
+:mod:`~rightsize.analysis.strategies.measures`; :func:`recommend_pool` applies
+the rules and writes the notes, and :func:`recommend` is a pool of one.
+
+One module although it is over 400 lines: this docstring is the rules' one
+description, and the CPU value, the memory value and the hysteresis share one
+parameter set and one notes list (the report's explanation).
 """
 
 from __future__ import annotations
@@ -87,15 +91,23 @@ import numpy.typing as npt
 from rightsize.analysis.strategies._common import (
     DAY,
     MIB,
-    decay_weights,
     finish,
     insufficient,
-    interval_peaks,
     median,
     nan_to_zero,
     weighted_quantile,
 )
-from rightsize.analysis.strategies.base import FloatArray, History, StrategySpec
+from rightsize.analysis.strategies.base import FloatArray, History, Pool, StrategySpec
+from rightsize.analysis.strategies.measures import (
+    Confidence,
+    MemoryMeasures,
+    balanced_requests,
+    confidence,
+    cpu_measures,
+    memory_measures,
+    record_risks,
+)
+from rightsize.analysis.strategies.segments import Segments
 from rightsize.analysis.thresholds import MIN_DURATION, MIN_SAMPLES, data_shortfall
 from rightsize.model import Recommendation
 from rightsize.units import format_cpu, format_memory
@@ -144,30 +156,6 @@ DEFAULTS: dict[str, float] = {
 }
 
 
-def _confidence(history: History, params: Mapping[str, float]) -> tuple[float, float, str]:
-    """``(confidence, length confidence, note)``; the headroom follows the second
-    (days x samples): gaps lower the confidence shown, not the headroom."""
-    ts = history.ts
-    n = int(np.count_nonzero(np.isfinite(history.cpu) & np.isfinite(history.memory)))
-    dt = nan_to_zero(history.interval)
-    span = float(ts[-1] - ts[0]) + float(dt[0]) if ts.size else 0.0
-    days = span / DAY
-    pos = dt[dt > 0]
-    typical = median(pos) if pos.size else 0.0
-    # an interval much longer than usual is a gap: count only a typical interval of it
-    covered = float(np.minimum(np.clip(dt, 0, None), params["gap_factor"] * typical).sum())
-    coverage = min(1.0, covered / span) if span > 0 else 0.0
-    by_days = min(1.0, days / params["full_confidence_days"])
-    by_samples = min(1.0, n / params["full_confidence_samples"])
-    conf = by_days * by_samples * coverage
-    note = (
-        f"confidence {conf:.2f}: {days:.1f} of {params['full_confidence_days']:g} days, "
-        f"{n} of {params['full_confidence_samples']:g} samples, {coverage:.0%} of the window "
-        f"covered (gaps lower it); headroom grows as confidence falls"
-    )
-    return conf, by_days * by_samples, note
-
-
 def _overrun_request(cpu: FloatArray, weights: FloatArray, target: float) -> float:
     """Smallest r with sum(w (x - r)+) <= target x sum(w x): the load share above r."""
     order = np.argsort(cpu)
@@ -193,27 +181,6 @@ def _overrun_request(cpu: FloatArray, weights: FloatArray, target: float) -> flo
     return min(max(r, lo), hi)
 
 
-def _balanced_request(
-    cpu: FloatArray, weights: FloatArray, cost: float, sample_cost: float = 0.0
-) -> float:
-    """The r minimising overrun share + ``sample_cost`` x share of time above r
-    + ``cost`` x slack share, on the weighted samples."""
-    order = np.argsort(cpu)
-    x, w = cpu[order], weights[order]
-    big_w, big_s = float(w.sum()), float(np.sum(w * x))
-    if big_s <= 0 or big_w <= 0:
-        return float(x[-1]) if x.size else 0.0
-    wb = np.cumsum(w)
-    sb = np.cumsum(w * x)
-    over = (big_s - sb) - x * (big_w - wb)
-    under = x * wb - sb
-    with np.errstate(divide="ignore", invalid="ignore"):
-        c = over / big_s + cost * np.where(x > 0, under / (x * big_w), 1.0)
-    if sample_cost > 0:
-        c = c + sample_cost * (big_w - wb) / big_w
-    return float(x[int(np.argmin(c))])
-
-
 @functools.lru_cache(maxsize=64)
 def _pairs(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """``np.triu_indices(n, k=1)``, built once per size (the trend uses a handful of sizes)."""
@@ -234,36 +201,6 @@ def _theil_sen(t: FloatArray, y: FloatArray) -> tuple[float, float]:
     return slope, median(y - slope * t)
 
 
-def _tail_scale(peaks: FloatArray, k: int) -> float:
-    """Mean excess of the ``k - 1`` largest peaks over the ``k``-th largest.
-
-    The maximum-likelihood scale of an exponential tail fitted to the top ``k``
-    order statistics (peaks over threshold): the expected excess of the next
-    record over the current maximum.
-    """
-    if k < 2 or peaks.size < 2:
-        return 0.0
-    top = np.sort(peaks)[::-1][: min(k, peaks.size)]
-    return float(np.mean(top[:-1] - top[-1]))
-
-
-def _record_stats(peaks: FloatArray, days: int) -> tuple[float, float, float]:
-    """``(share of days setting a record, mean record excess, largest excess)``.
-
-    A record is a daily peak above the largest of the ``days`` peaks before it;
-    its excess is relative (0.1 = 10 % above). All 0 with fewer than 3 peaks.
-    """
-    if peaks.size < 3:
-        return 0.0, 0.0, 0.0
-    n = peaks.size
-    prev = np.array([peaks[max(0, i - days):i].max() for i in range(1, n)])
-    ratio = peaks[1:] / np.where(prev > 0, prev, np.inf) - 1.0
-    pos = ratio[ratio > 0]
-    if pos.size == 0:
-        return 0.0, 0.0, 0.0
-    return pos.size / ratio.size, float(np.mean(pos)), float(pos.max())
-
-
 def _record_risk(risk: float, scale: float, usage: float, ref: float) -> float:
     """The risk a workload's headroom is sized for: ``risk x scale x usage / ref``,
     kept within [risk / 5, risk x 5] (``ref`` 0 or no records: ``risk`` itself).
@@ -276,107 +213,7 @@ def _record_risk(risk: float, scale: float, usage: float, ref: float) -> float:
     erratic (large s: each point of headroom buys little) accepts more risk, an
     idle one whose rare peaks decide its OOMs accepts less.
     """
-    if ref <= 0 or risk <= 0 or scale <= 0:
-        return risk  # nothing to scale (no records: no record headroom either)
-    return min(max(risk * scale * usage / ref, risk / 5), risk * 5)
-
-
-def _record_headroom(peaks: FloatArray, days: int, risk: float) -> float:
-    """Relative headroom a new daily record exceeds on ``risk`` of days.
-
-    Each daily peak's excess over the largest of the ``days`` before it; the
-    positive ones are an exponential tail with scale s seen on p of the days,
-    so ``P(excess > h) = p exp(-h / s)`` and ``h = s ln(p / risk)`` (the largest
-    excess seen when p <= risk).
-    """
-    if risk <= 0:
-        return 0.0
-    share, scale, top = _record_stats(peaks, days)
-    if share == 0:
-        return 0.0
-    if share <= risk:
-        return top
-    return float(scale * np.log(share / risk))
-
-
-def _memory_peak(
-    history: History, params: Mapping[str, float], notes: list[str]
-) -> tuple[float, float, float, float]:
-    """``(peak, spread of the top peaks, record headroom, the risk it is sized for)``."""
-    ts, mem = history.ts, history.memory
-    end = float(ts[-1])
-    length = params["memory_peak_hours"] * 3600
-    peaks, peak_ts = interval_peaks(ts, mem, end + 1e-9, length)
-    recent_mask = ts > end - params["memory_recent_hours"] * 3600
-    recent_vals = mem[recent_mask & np.isfinite(mem)]
-    recent = float(recent_vals.max()) if recent_vals.size else float(np.nanmax(mem))
-    # old peaks keep their level, only their excess over the recent level fades
-    keep = params["memory_keep_hours"] * 3600
-    fade = decay_weights(
-        np.minimum(peak_ts + keep, end), end, params["memory_half_life_hours"] * 3600
-    )
-    faded = recent + np.maximum(peaks - recent, 0.0) * fade
-    peak = max(recent, float(faded.max()) if faded.size else recent)
-    window = params["memory_window_days"] * DAY
-    if window > 0 and faded.size:
-        # peaks older than the window count shrunk towards the window's largest:
-        # near x (old / near) ** weight (1 = kept whole, 0 = forgotten)
-        inside = peak_ts > end - window
-        near = max(recent, float(faded[inside].max()) if inside.any() else recent)
-        if peak > near > 0:
-            peak = near * (peak / near) ** params["memory_old_peak_weight"]
-    tail = _tail_scale(faded, int(params["memory_tail_peaks"]))
-    days_back = int(params["memory_record_days"])
-    _, scale, _ = _record_stats(peaks, days_back)
-    since = ts > end - params["memory_usage_days"] * DAY
-    used = since & np.isfinite(mem)
-    usage = (float(np.average(mem[used], weights=nan_to_zero(history.interval[used]) + 1e-9))
-             / peak if used.any() and peak > 0 else 1.0)
-    risk = _record_risk(params["memory_record_risk"], scale, usage, params["memory_risk_ref"])
-    record = _record_headroom(peaks, days_back, risk)
-    if risk != params["memory_record_risk"] and record > 0:
-        notes.append(
-            f"record risk {100 * risk:.2g}% (of {100 * params['memory_record_risk']:.2g}%): "
-            f"mean usage {usage:.0%} of the peak, records {scale:.0%} above the last "
-            f"{days_back} days' largest on average (headroom is sized where its slack "
-            f"buys the most)"
-        )
-    if params["memory_percentile"] > 0:
-        ok = np.isfinite(mem)
-        peak = weighted_quantile(mem[ok], nan_to_zero(history.interval[ok]) + 1e-9,
-                                 params["memory_percentile"])
-        recent = peak
-    top = float(np.nanmax(mem))
-    if peak < top:
-        notes.append(
-            f"memory peak {format_memory(top)} is old; weighted down to {format_memory(peak)}"
-        )
-    # trend: the last trend_days daily peaks
-    days = int(params["trend_days"])
-    if days >= 3 and peaks.size >= 3:
-        t, y = peak_ts[-days:], peaks[-days:]
-        slope, icpt = _theil_sen(t, y)
-        if slope > 0 and y.size >= 3:
-            projected = icpt + slope * (end + params["trend_horizon_hours"] * 3600)
-            if projected > peak:
-                notes.append(
-                    f"working set growing {format_memory(slope * DAY)}/day; projected "
-                    f"{params['trend_horizon_hours']:g} h ahead to {format_memory(projected)}"
-                )
-                peak = projected
-    # OOM kills: the usage seen was cut short by the limit; go above both
-    decl_limit = float(history.declared.memory_limit or 0)
-    for t_oom in history.oom_ts[np.isfinite(history.oom_ts)]:
-        before = mem[(ts <= t_oom) & np.isfinite(mem)]
-        seen = float(before.max()) if before.size else 0.0
-        bumped = max(seen, decl_limit) * (1 + params["oom_bump"])
-        if bumped > peak:
-            peak = bumped
-        notes.append(
-            f"OOM kill at {t_oom:.0f}: memory sized above {format_memory(max(seen, decl_limit))} "
-            f"(+{params['oom_bump']:.0%})"
-        )
-    return peak, tail, record, risk
+    return float(record_risks(risk, np.array([scale]), np.array([usage]), ref)[0])
 
 
 def _keep(new: float, old: float | None, band: float, down_only: bool) -> bool:
@@ -422,61 +259,106 @@ def _hysteresis(
     return cpu_req, cpu_lim, mem
 
 
-def _window(history: History, start: float) -> History:
-    """The samples (and OOM kills) after ``start``."""
-    keep = history.ts > start
-    return dataclasses.replace(
-        history, ts=history.ts[keep], cpu=history.cpu[keep], memory=history.memory[keep],
-        interval=history.interval[keep], throttled=history.throttled[keep],
-        oom_ts=history.oom_ts[history.oom_ts > start],
-    )
-
-
 def _sized(rec: Recommendation) -> bool:
     return rec.cpu_request is not None and rec.memory_request is not None
 
 
-def recommend(history: History, params: Mapping[str, float]) -> Recommendation:
-    """rightsize's default strategy (see the module docstring)."""
-    if params["history_hours"] > 0 and history.ts.size:
-        start = float(history.ts[-1]) - params["history_hours"] * 3600
-        history = _window(history, start)
-    ok = np.isfinite(history.cpu) & np.isfinite(history.memory)
-    n = int(np.count_nonzero(ok))
-    conf, length, conf_note = _confidence(history, params) if history.ts.size else (0.0, 0.0, "")
-    span = float(history.ts[-1] - history.ts[0]) if history.ts.size else 0.0
-    short = data_shortfall(n, span, params["min_samples"], params["min_hours"] * 3600)
-    if short is not None:
-        return insufficient(short, confidence=0.0)
-    notes = [conf_note]
-    unc = params["uncertainty_margin"] * (1 - length)
+def _sorted(pool: Pool, seg: Segments) -> Pool:
+    """``pool`` with each workload's rows in time order (they usually are)."""
+    ts = pool.ts
+    if ts.size < 2 or not bool(((ts[1:] < ts[:-1]) & (seg.ids[1:] == seg.ids[:-1])).any()):
+        return pool
+    order = np.lexsort((ts, seg.ids))
+    return dataclasses.replace(pool, ts=ts[order], cpu=pool.cpu[order],
+                               memory=pool.memory[order], interval=pool.interval[order],
+                               throttled=pool.throttled[order])
 
-    # --- CPU ---
-    cmask = np.isfinite(history.cpu)
-    ts, cpu = history.ts[cmask], history.cpu[cmask].copy()
-    throttled = history.throttled[cmask]
-    hot = nan_to_zero(throttled) > params["throttle_threshold"]
-    if hot.any():
-        cpu[hot] *= 1 + params["throttle_bump"]
-        notes.append(
-            f"{hot.mean():.0%} of samples were throttled: their usage is a lower bound of demand, "
-            f"counted +{params['throttle_bump']:.0%}"
-        )
-    dt = nan_to_zero(history.interval[cmask])
-    positive = dt > 0
-    if not positive.all():
-        dt = np.where(positive, dt, median(dt[positive]) if positive.any() else 1.0)
-    w = decay_weights(ts, float(ts[-1]), params["cpu_half_life_hours"] * 3600) * dt
+
+def _rows(pool: Pool, seg: Segments, keep: npt.NDArray[np.bool_], starts: npt.NDArray[np.int64],
+          oom_ts: list[FloatArray] | None = None) -> Pool:
+    return dataclasses.replace(
+        pool, ts=pool.ts[keep], cpu=pool.cpu[keep], memory=pool.memory[keep],
+        interval=pool.interval[keep], throttled=pool.throttled[keep], starts=starts,
+        oom_ts=pool.oom_ts if oom_ts is None else oom_ts)
+
+
+def _last_hours(pool: Pool, seg: Segments, hours: float) -> Pool:
+    """The samples (and OOM kills) of each workload's last ``hours``."""
+    start = seg.last(pool.ts)
+    start = start - hours * 3600
+    keep = pool.ts > start[seg.ids]
+    kills = [o if not np.isfinite(s) else o[o > s]
+             for o, s in zip(pool.oom_ts, start.tolist(), strict=True)]
+    return _rows(pool, seg, keep, seg.select(keep).starts, kills)
+
+
+def recommend_pool(pool: Pool, params: Mapping[str, float]) -> list[Recommendation]:
+    """rightsize's default strategy for every workload of ``pool`` (see the module
+    docstring); each gets what :func:`recommend` gives it alone."""
+    seg = Segments(pool.starts)
+    pool = _sorted(pool, seg)
+    if params["history_hours"] > 0:
+        pool = _last_hours(pool, seg, params["history_hours"])
+        seg = Segments(pool.starts)
+    out: list[Recommendation | None] = [None] * len(pool)
+    conf = confidence(pool.ts, pool.cpu, pool.memory, pool.interval, seg, params)
+    first, last = seg.first(pool.ts, 0.0), seg.last(pool.ts, 0.0)
+    n_list, span_list = conf.samples.tolist(), (last - first).tolist()
+    sized = np.zeros(len(pool), dtype=bool)
+    for w in range(len(pool)):
+        short = data_shortfall(n_list[w], span_list[w], params["min_samples"],
+                               params["min_hours"] * 3600)
+        if short is None and n_list[w] == 0:
+            short = "no sample with both CPU and memory"
+        if short is not None:
+            out[w] = insufficient(short, confidence=0.0)
+        else:
+            sized[w] = True
+    if sized.any():
+        keep = sized[seg.ids]
+        index = np.flatnonzero(sized)
+        sub_seg = Segments.of_counts(seg.counts[index])
+        picked = index.tolist()
+        sub = dataclasses.replace(
+            _rows(pool, seg, keep, sub_seg.starts),
+            oom_ts=[pool.oom_ts[w] for w in picked], declared=[pool.declared[w] for w in picked],
+            previous=[pool.previous[w] for w in picked],
+            containers=[pool.containers[w] for w in picked])
+        sub_conf = Confidence(conf.samples[index], conf.days[index], conf.coverage[index],
+                              conf.confidence[index], conf.length[index])
+        recs = _sized_workloads(sub, sub_seg, index, sub_conf, params)
+        for w, rec in zip(index.tolist(), recs, strict=True):
+            out[w] = rec
+    return [r for r in out if r is not None]
+
+
+def _sized_workloads(pool: Pool, seg: Segments, index: npt.NDArray[np.int64], conf: Confidence,
+                     params: Mapping[str, float]) -> list[Recommendation]:
+    """Workloads with enough data (``index``: their place in the caller's pool)."""
+    cpu = cpu_measures(pool.ts, pool.cpu, pool.interval, pool.throttled, seg, params)
+    cseg = cpu.seg
     if params["cpu_percentile"] > 0:
-        base = weighted_quantile(np.maximum(cpu, 0.0), w, params["cpu_percentile"])
+        base = np.array([weighted_quantile(cpu.x[a:b], cpu.weights[a:b], params["cpu_percentile"])
+                         for a, b in zip(cseg.starts[:-1], cseg.starts[1:], strict=True)])
     elif params["cpu_slack_cost"] > 0:
-        base = _balanced_request(
-            np.maximum(cpu, 0.0), w, params["cpu_slack_cost"], params["cpu_sample_cost"]
-        )
+        base = balanced_requests(cpu.x, cpu.weights, cseg, params["cpu_slack_cost"],
+                                 params["cpu_sample_cost"])
     else:
-        base = _overrun_request(np.maximum(cpu, 0.0), w, params["cpu_overrun_target"])
-    cunc = params["cpu_uncertainty_margin"] * (1 - length)
-    cpu_req = max(base * (1 + params["cpu_margin"] + cunc), params["cpu_min_cores"])
+        base = np.array([_overrun_request(cpu.x[a:b], cpu.weights[a:b],
+                                          params["cpu_overrun_target"])
+                         for a, b in zip(cseg.starts[:-1], cseg.starts[1:], strict=True)])
+    mem = memory_measures(pool.ts, pool.memory, pool.interval, seg, params)
+    length = conf.length.tolist()
+    base_l, hot_l = base.tolist(), cpu.hot_share.tolist()
+    peak_l, top_l, tail_l = mem.peak.tolist(), mem.top.tolist(), mem.tail.tolist()
+    scale_l, usage_l = mem.scale.tolist(), mem.usage.tolist()
+    risk_l, record_l = mem.risk.tolist(), mem.record.tolist()
+    notes_conf = [
+        f"confidence {c:.2f}: {d:.1f} of {params['full_confidence_days']:g} days, "
+        f"{n} of {params['full_confidence_samples']:g} samples, {cov:.0%} of the window "
+        f"covered (gaps lower it); headroom grows as confidence falls"
+        for c, d, n, cov in zip(conf.confidence.tolist(), conf.days.tolist(),
+                                conf.samples.tolist(), conf.coverage.tolist(), strict=True)]
     if params["cpu_percentile"] > 0:
         target = f"p{100 * params['cpu_percentile']:g} of usage (cpu_percentile)"
     elif params["cpu_slack_cost"] > 0:
@@ -486,42 +368,115 @@ def recommend(history: History, params: Mapping[str, float]) -> Recommendation:
         )
     else:
         target = f"expected {params['cpu_overrun_target']:.0%} of CPU time above it"
-    notes.append(
-        f"CPU request {format_cpu(cpu_req)}: {target} (decayed, half-life "
-        f"{params['cpu_half_life_hours']:g} h) +{params['cpu_margin'] + cunc:.0%} headroom"
-    )
-    cpu_lim: float | None = None
-    if params["cpu_limit"] >= 1:
-        top = weighted_quantile(cpu, w, params["cpu_limit_percentile"])
-        cpu_lim = max(cpu_req, top * (1 + params["cpu_margin"] + cunc))
-    else:
+    out: list[Recommendation] = []
+    for w in range(len(pool)):
+        notes = [notes_conf[w]]
+        unc = params["uncertainty_margin"] * (1 - length[w])
+        # --- CPU ---
+        if hot_l[w] > 0:
+            notes.append(
+                f"{hot_l[w]:.0%} of samples were throttled: their usage is a lower bound of "
+                f"demand, counted +{params['throttle_bump']:.0%}"
+            )
+        cunc = params["cpu_uncertainty_margin"] * (1 - length[w])
+        cpu_req = max(base_l[w] * (1 + params["cpu_margin"] + cunc), params["cpu_min_cores"])
         notes.append(
-            "no CPU limit: a quota throttles bursts the node could serve "
-            "(set cpu_limit = 1 for one)"
+            f"CPU request {format_cpu(cpu_req)}: {target} (decayed, half-life "
+            f"{params['cpu_half_life_hours']:g} h) +{params['cpu_margin'] + cunc:.0%} headroom"
         )
+        cpu_lim: float | None = None
+        if params["cpu_limit"] >= 1:
+            a, b = int(cseg.starts[w]), int(cseg.starts[w + 1])
+            top = weighted_quantile(cpu.bumped[a:b], cpu.weights[a:b],
+                                    params["cpu_limit_percentile"])
+            cpu_lim = max(cpu_req, top * (1 + params["cpu_margin"] + cunc))
+        else:
+            notes.append(
+                "no CPU limit: a quota throttles bursts the node could serve "
+                "(set cpu_limit = 1 for one)"
+            )
+        # --- memory ---
+        peak = _memory_peak(pool.history(w), mem, w, peak_l[w], params, notes,
+                            (scale_l[w], usage_l[w], risk_l[w], record_l[w], top_l[w]))
+        record = record_l[w]
+        headroom = max(
+            peak * (params["memory_margin"] + unc),
+            min(tail_l[w] * params["memory_tail_factor"], peak * params["memory_tail_cap"]),
+            peak * min(record, params["memory_tail_cap"]),
+            params["memory_min_headroom_bytes"],
+        )
+        memory = max(peak + headroom, params["memory_min_bytes"])
+        rule = (f"p{100 * params['memory_percentile']:g}" if params["memory_percentile"] > 0
+                else "peak")
+        notes.append(
+            f"memory {format_memory(memory)} = {rule} {format_memory(peak)} + headroom "
+            f"{format_memory(headroom)} (the largest of {params['memory_margin'] + unc:.0%}, "
+            f"{min(record, params['memory_tail_cap']):.0%} that its own daily records say a "
+            f"new record exceeds on {100 * risk_l[w]:.2g}% of days, the spread of the top "
+            f"daily peaks x {params['memory_tail_factor']:g} = "
+            f"{format_memory(tail_l[w] * params['memory_tail_factor'])}, and "
+            f"{format_memory(params['memory_min_headroom_bytes'])})"
+        )
+        cpu_req, cpu_lim, memory = _hysteresis(pool.previous[w], cpu_req, cpu_lim, memory,
+                                               params, notes)
+        out.append(finish(cpu_req, cpu_lim, memory, memory, float(conf.confidence[w]), notes))
+    return out
 
-    # --- memory ---
-    peak, tail, record, risk = _memory_peak(history, params, notes)
-    headroom = max(
-        peak * (params["memory_margin"] + unc),
-        min(tail * params["memory_tail_factor"], peak * params["memory_tail_cap"]),
-        peak * min(record, params["memory_tail_cap"]),
-        params["memory_min_headroom_bytes"],
-    )
-    mem = max(peak + headroom, params["memory_min_bytes"])
-    rule = (f"p{100 * params['memory_percentile']:g}" if params["memory_percentile"] > 0
-            else "peak")
-    notes.append(
-        f"memory {format_memory(mem)} = {rule} {format_memory(peak)} + headroom "
-        f"{format_memory(headroom)} (the largest of {params['memory_margin'] + unc:.0%}, "
-        f"{min(record, params['memory_tail_cap']):.0%} that its own daily records say a new "
-        f"record exceeds on {100 * risk:.2g}% of days, the spread of the top "
-        f"daily peaks x {params['memory_tail_factor']:g} = "
-        f"{format_memory(tail * params['memory_tail_factor'])}, and "
-        f"{format_memory(params['memory_min_headroom_bytes'])})"
-    )
-    cpu_req, cpu_lim, mem = _hysteresis(history.previous, cpu_req, cpu_lim, mem, params, notes)
-    return finish(cpu_req, cpu_lim, mem, mem, conf, notes)
+
+def _memory_peak(history: History, mem: MemoryMeasures, w: int, peak: float,
+                 params: Mapping[str, float], notes: list[str],
+                 measured: tuple[float, float, float, float, float]) -> float:
+    """The memory peak after the rules measured per workload: the percentile
+    option, the trend and OOM kills, with their notes."""
+    scale, usage, risk, record, top = measured
+    days_back = int(params["memory_record_days"])
+    if risk != params["memory_record_risk"] and record > 0:
+        notes.append(
+            f"record risk {100 * risk:.2g}% (of {100 * params['memory_record_risk']:.2g}%): "
+            f"mean usage {usage:.0%} of the peak, records {scale:.0%} above the last "
+            f"{days_back} days' largest on average (headroom is sized where its slack "
+            f"buys the most)"
+        )
+    ts, values = history.ts, history.memory
+    if params["memory_percentile"] > 0:
+        ok = np.isfinite(values)
+        peak = weighted_quantile(values[ok], nan_to_zero(history.interval[ok]) + 1e-9,
+                                 params["memory_percentile"])
+    if peak < top:
+        notes.append(
+            f"memory peak {format_memory(top)} is old; weighted down to {format_memory(peak)}"
+        )
+    days = int(params["trend_days"])
+    a, b = int(mem.days.starts[w]), int(mem.days.starts[w + 1])
+    if days >= 3 and b - a >= 3:
+        t, y = mem.peak_ts[a:b][-days:], mem.peaks[a:b][-days:]
+        slope, icpt = _theil_sen(t, y)
+        if slope > 0 and y.size >= 3:
+            projected = icpt + slope * (float(ts[-1]) + params["trend_horizon_hours"] * 3600)
+            if projected > peak:
+                notes.append(
+                    f"working set growing {format_memory(slope * DAY)}/day; projected "
+                    f"{params['trend_horizon_hours']:g} h ahead to {format_memory(projected)}"
+                )
+                peak = projected
+    # OOM kills: the usage seen was cut short by the limit; go above both
+    decl_limit = float(history.declared.memory_limit or 0)
+    for t_oom in history.oom_ts[np.isfinite(history.oom_ts)]:
+        before = values[(ts <= t_oom) & np.isfinite(values)]
+        seen = float(before.max()) if before.size else 0.0
+        bumped = max(seen, decl_limit) * (1 + params["oom_bump"])
+        if bumped > peak:
+            peak = bumped
+        notes.append(
+            f"OOM kill at {t_oom:.0f}: memory sized above {format_memory(max(seen, decl_limit))} "
+            f"(+{params['oom_bump']:.0%})"
+        )
+    return peak
+
+
+def recommend(history: History, params: Mapping[str, float]) -> Recommendation:
+    """rightsize's default strategy for one workload (see the module docstring)."""
+    return recommend_pool(Pool.of([history]), params)[0]
 
 
 SPEC = StrategySpec(
@@ -530,4 +485,5 @@ SPEC = StrategySpec(
     defaults=DEFAULTS,
     summary="CPU request balancing time/CPU above it against idle request, no CPU limit; "
     "memory from the peak with headroom learned from the workload's own records, and OOMs",
+    batch=recommend_pool,
 )
