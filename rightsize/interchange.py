@@ -72,14 +72,13 @@ from rightsize.outputs import disk_full as _disk_full
 from rightsize.outputs import write_stream
 from rightsize.rows import ContainerRow, EventRow, container_row
 from rightsize.store import Store, load
-from rightsize.store.chunks import concat_cols
 from rightsize.store.rollup import Cols
 from rightsize.store.times import keys as ts_keys
 from rightsize.units import parse_cpu, parse_memory
 
 log = logging.getLogger("rightsize.import")
 
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 20_000
 #: parsed rows kept across chunks before they are written (see :class:`_Pending`)
 WRITE_ROWS = 1_000_000
 REQUIRED_COLUMNS = ("timestamp", "container", "memory_bytes")
@@ -455,8 +454,8 @@ def _text(s: pd.Series[Any], *, nulls: frozenset[str] = _NULLS) -> pd.Series[Any
         t = u.astype("str").str.strip()
         t = t.mask(u.isna() | t.str.lower().isin(nulls))
         # code -1 (missing) takes the NaN appended last
-        t = pd.concat([t, pd.Series([np.nan], dtype=t.dtype)], ignore_index=True)
-        return t.take(codes).set_axis(s.index)
+        texts = np.append(t.to_numpy(dtype=object, na_value=np.nan), np.nan)
+        return pd.Series(texts[codes], index=s.index, dtype=object)
     t = s.astype("str").str.strip()
     isnull = s.isna() | t.str.lower().isin(nulls)
     return t.mask(isnull)
@@ -491,13 +490,14 @@ def _numbers(
     """A column as float64 (NaN = not reported); refuses unparsable, infinite, negative."""
     raw = frame[col]
     why: dict[str, str] = {}
+    shown: pd.Series[Any]
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
-        values = raw.astype("float64")
-        present = raw.notna()
+        values = raw.to_numpy(dtype=np.float64, na_value=np.nan)
+        present = raw.notna().to_numpy(dtype=bool)
         shown = raw
     else:
         shown = _text(raw)
-        present = shown.notna()
+        present = shown.notna().to_numpy(dtype=bool)
         # each distinct text once: declared columns hold few values, quantities fewer
         codes, uniques = pd.factorize(shown)
         texts = pd.Series(uniques, dtype=shown.dtype)
@@ -509,29 +509,38 @@ def _numbers(
                     parsed[i] = float(quantity(text))
                 except UsageError as exc:  # the quantity's own reason: unit, size
                     why.setdefault(text, str(exc))
-        values = pd.Series(np.append(parsed, np.nan)[codes], index=raw.index, dtype="float64")
-    bad = present & ~np.isfinite(values.fillna(0.0))
-    bad |= present & values.isna()
-    if bad.any():
-        label = _first_bad(bad)
-        reason = why.get(str(shown[label]))
-        if reason:
-            raise InputError(f"{src.path}: {src.where(label)}, column {col!r}: {reason}")
-        raise src.fail(label, col, "not a number:", shown[label], expected)
-    negative = values < 0
-    if negative.any():
-        label = _first_bad(negative)
-        raise src.fail(label, col, "negative value", shown[label], f"{expected} (>= 0)")
-    big = values * scale >= _INT_LIMIT
-    if big.any():
-        label = _first_bad(big)
-        limit = f"{_INT_LIMIT / scale:.3g}"
-        raise src.fail(label, col, "value too large", shown[label], f"{expected} below {limit}")
-    return values
+        values = np.append(parsed, np.nan)[codes]
+
+    def first(mask: npt.NDArray[np.bool_]) -> Any:
+        return raw.index[int(np.argmax(mask))]
+
+    with np.errstate(invalid="ignore"):
+        bad = present & ~np.isfinite(values)
+        if bad.any():
+            label = first(bad)
+            reason = why.get(str(shown[label]))
+            if reason:
+                raise InputError(f"{src.path}: {src.where(label)}, column {col!r}: {reason}")
+            raise src.fail(label, col, "not a number:", shown[label], expected)
+        negative = values < 0
+        if negative.any():
+            label = first(negative)
+            raise src.fail(label, col, "negative value", shown[label], f"{expected} (>= 0)")
+        big = values * scale >= _INT_LIMIT
+        if big.any():
+            label = first(big)
+            limit = f"{_INT_LIMIT / scale:.3g}"
+            raise src.fail(label, col, "value too large", shown[label],
+                           f"{expected} below {limit}")
+    return pd.Series(values, index=raw.index, dtype="float64")
 
 
 def _integers(values: pd.Series[float]) -> pd.Series[Any]:
-    return values.round().astype("Int64")
+    """Rounded to Int64 (as ``values.round().astype("Int64")``; values fit in int64)."""
+    v = values.to_numpy(dtype=np.float64)
+    missing = np.isnan(v)
+    ints = np.round(np.where(missing, 0.0, v)).astype(np.int64)
+    return pd.Series(pd.arrays.IntegerArray(ints, missing), index=values.index)
 
 
 def _unix(dt: pd.Series[Any]) -> pd.Series[float]:
@@ -582,11 +591,11 @@ def _parse(src: _Source, frame: pd.DataFrame, default_host: str) -> pd.DataFrame
     container = _text(frame["container"], nulls=frozenset({""}))
     if container.isna().any():
         raise src.missing(_first_bad(container.isna()), "container", "a container id or name")
-    out = pd.DataFrame(index=frame.index)
+    out: dict[str, Any] = {}  # the columns, made a frame once
     if "host" in frame:
         out["host"] = _text(frame["host"], nulls=frozenset({""})).fillna(default_host)
     else:
-        out["host"] = default_host
+        out["host"] = pd.Series(default_host, index=frame.index, dtype=object)
     out["container_id"] = container
     out["ts"] = _timestamps(src, frame)
     for col in ("name", "workload", "image", "labels"):
@@ -596,7 +605,7 @@ def _parse(src: _Source, frame: pd.DataFrame, default_host: str) -> pd.DataFrame
             else pd.Series(np.nan, index=frame.index, dtype="object")
         )
     if "labels" in frame:
-        out["labels"] = _labels(src, out)
+        out["labels"] = _labels(src, pd.DataFrame({"labels": out["labels"]}))
 
     def num(
         col: str,
@@ -628,13 +637,14 @@ def _parse(src: _Source, frame: pd.DataFrame, default_host: str) -> pd.DataFrame
     for col in ("cpu_request", "cpu_limit"):
         out[col] = num(col, cpu_expected, parse_cpu)
     for col in ("memory_request", "memory_limit"):
-        out[col] = np.ceil(num(col, mem_expected, parse_memory)).astype("Int64")
+        out[col] = _integers(np.ceil(num(col, mem_expected, parse_memory)))
     # as sort_values(["host", "container_id", "ts"], kind="stable"), on codes of the
     # sorted distinct keys (comparing strings row by row is the slow part)
     host_codes = pd.factorize(out["host"], sort=True)[0]
     id_codes = pd.factorize(out["container_id"], sort=True)[0]
     order = np.lexsort((out["ts"].to_numpy(), id_codes, host_codes))
-    return out.iloc[order]
+    index = frame.index[order]
+    return pd.DataFrame({k: v.take(order).set_axis(index) for k, v in out.items()}, index=index)
 
 
 @dataclass(frozen=True)
@@ -880,19 +890,30 @@ _SAMPLE_SOURCES = (
 
 
 def _sample_cols(frame: pd.DataFrame) -> Cols:
-    """The parsed rows as the store's chunk columns (``ts`` as stored keys)."""
+    """The parsed rows as the store's chunk columns (``ts`` as stored keys).
+
+    Kept across chunks, so kept small: an all-present mask is one array shared by
+    the columns, an all-missing column a read-only view of one value (copied when
+    written), and ``mem_usage`` and ``mem_working_set`` share their arrays.
+    """
     ts = frame["ts"].to_numpy(dtype=np.float64)
-    cols: Cols = {"ts": (ts_keys(ts), np.ones(ts.size, dtype=bool))}
+    everywhere = np.ones(ts.size, dtype=bool)
+    nowhere = np.broadcast_to(np.zeros(1, dtype=bool), (ts.size,))
+    cols: Cols = {"ts": (ts_keys(ts), everywhere)}
     converted: dict[str, tuple[Any, Any]] = {}
     for name, source in _SAMPLE_SOURCES:
         if source not in converted:
             column = frame[source]
-            if column.dtype.kind == "f":
-                values = column.to_numpy(dtype=np.float64)
-                converted[source] = (values, ~np.isnan(values))
-            else:  # Int64
-                converted[source] = (column.to_numpy(dtype=np.int64, na_value=0),
-                                     column.notna().to_numpy(dtype=bool))
+            floats = column.dtype.kind == "f"
+            present = column.notna().to_numpy(dtype=bool)
+            if not present.any():
+                missing = np.array([np.nan if floats else 0],
+                                   dtype=np.float64 if floats else np.int64)
+                converted[source] = (np.broadcast_to(missing, (ts.size,)), nowhere)
+            else:
+                values = (column.to_numpy(dtype=np.float64) if floats  # else Int64
+                          else column.to_numpy(dtype=np.int64, na_value=0))
+                converted[source] = (values, everywhere if present.all() else present)
         cols[name] = converted[source]
     return cols
 
@@ -903,7 +924,8 @@ class _Pending:
     Encoding a chunk costs about as much for 100 rows as for 1,000, so rows are
     kept across chunks and each container's are written together (in chunks of
     up to ``BIG_ROWS``) once :data:`WRITE_ROWS` rows are kept, and at the end:
-    memory stays bounded by ``WRITE_ROWS`` (about 60 bytes a row), not the file.
+    memory stays bounded by ``WRITE_ROWS`` (8 bytes a row and stored column, see
+    :func:`_sample_cols`), not by the file.
     """
 
     def __init__(self, store: Store) -> None:
@@ -930,7 +952,15 @@ class _Pending:
 
         def series() -> Iterator[tuple[tuple[str, str], Cols]]:
             for key in list(parts):
-                yield key, concat_cols(parts.pop(key))
+                pieces = parts.pop(key)  # the same columns and types in each
+                if len(pieces) > 1:
+                    yield key, {k: (np.concatenate([p[k][0] for p in pieces]),
+                                    np.concatenate([p[k][1] for p in pieces]))
+                                for k in pieces[0]}
+                else:  # views of one chunk's arrays: copied unless contiguous and writable
+                    yield key, {k: (np.require(v, requirements=["C", "W"]),
+                                    np.require(p, requirements=["C", "W"]))
+                                for k, (v, p) in pieces[0].items()}
 
         if parts:
             self.added += self.store.write_frame(series())
