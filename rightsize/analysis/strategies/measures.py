@@ -94,7 +94,9 @@ def balanced_requests(x: FloatArray, w: FloatArray, seg: Segments, cost: float,
     big_s = seg_sum(w * x, seg)
     out = seg_max(x, seg, 0.0)
     for block, index, real in padded(seg, (big_s > 0) & (big_w > 0)):
-        order = np.argsort(np.where(real, x[index], np.inf), axis=1, kind="stable")
+        # ties may come in any order: over and under are the same at every tied
+        # position, and the time-above term is least at the last, whatever the order
+        order = np.argsort(np.where(real, x[index], np.inf), axis=1)
         index = np.take_along_axis(index, order, axis=1)
         real = np.take_along_axis(real, order, axis=1)
         xb = x[index]

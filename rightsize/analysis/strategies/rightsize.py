@@ -292,9 +292,38 @@ def _last_hours(pool: Pool, seg: Segments, hours: float) -> Pool:
     return _rows(pool, seg, keep, seg.select(keep).starts, kills)
 
 
+#: rows measured together: bigger pools go in slices of whole workloads, whose
+#: scratch arrays stay small enough to be reused rather than faulted in anew
+POOL_ROWS = 1 << 18
+
+
 def recommend_pool(pool: Pool, params: Mapping[str, float]) -> list[Recommendation]:
     """rightsize's default strategy for every workload of ``pool`` (see the module
     docstring); each gets what :func:`recommend` gives it alone."""
+    out: list[Recommendation] = []
+    starts = pool.starts
+    first = 0
+    while first < len(pool):
+        last = max(first + 1, int(np.searchsorted(starts, starts[first] + POOL_ROWS, "right")) - 1)
+        last = min(last, len(pool))
+        out += _recommend_slice(_slice(pool, first, last), params)
+        first = last
+    return out
+
+
+def _slice(pool: Pool, first: int, last: int) -> Pool:
+    """Workloads ``first:last`` of ``pool``."""
+    if first == 0 and last == len(pool):
+        return pool
+    lo, hi = int(pool.starts[first]), int(pool.starts[last])
+    return Pool(ts=pool.ts[lo:hi], cpu=pool.cpu[lo:hi], memory=pool.memory[lo:hi],
+                interval=pool.interval[lo:hi], throttled=pool.throttled[lo:hi],
+                starts=pool.starts[first : last + 1] - lo, oom_ts=pool.oom_ts[first:last],
+                declared=pool.declared[first:last], previous=pool.previous[first:last],
+                containers=pool.containers[first:last])
+
+
+def _recommend_slice(pool: Pool, params: Mapping[str, float]) -> list[Recommendation]:
     seg = Segments(pool.starts)
     pool = _sorted(pool, seg)
     if params["history_hours"] > 0:

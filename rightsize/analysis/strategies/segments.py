@@ -2,9 +2,9 @@
 
 Rows are grouped by workload, one contiguous segment each (:class:`Segments`).
 Every function gives each workload exactly what it would get alone: sums and
-maxima run on its own rows (``ufunc.reduceat`` per segment), sorts are stable,
-and cumulative sums run on rows padded to a length that depends only on the
-workload's own size (:func:`padded`). So a workload recommended among 10,000
+maxima run on its own rows (``ufunc.reduceat`` per segment), and sorts and
+cumulative sums run on its row of a 2-D block, padded to a length that depends
+only on the workload's own size (:func:`padded`). So a workload recommended among 10,000
 gets the same numbers, bit for bit, as when it is recommended by itself.
 """
 
