@@ -165,7 +165,9 @@ def analyze_child(db: Path, since: float | None = None) -> tuple[float, float]:
 
 def child(db: Path, since: float | None) -> None:
     import rightsize
+    from rightsize.heap import keep_freed_memory
 
+    keep_freed_memory()  # as `rightsize analyze` does at start
     started = time.perf_counter()
     result = rightsize.analyze(db, since=since)
     wall = time.perf_counter() - started

@@ -36,6 +36,7 @@ from rightsize.errors import (
     RightsizeError,
     UsageError,
 )
+from rightsize.heap import keep_freed_memory
 from rightsize.logs import redact
 
 if TYPE_CHECKING:
@@ -397,6 +398,7 @@ def _one_line(text: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Entry point: run the CLI and turn every failure into one line and an exit code."""
+    keep_freed_memory()
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"})
                   for a in args)
