@@ -78,9 +78,9 @@ from rightsize.units import parse_cpu, parse_memory
 
 log = logging.getLogger("rightsize.import")
 
-CHUNK_ROWS = 20_000
+CHUNK_ROWS = 50_000
 #: parsed rows kept across chunks before they are written (see :class:`_Pending`)
-WRITE_ROWS = 1_000_000
+WRITE_ROWS = 500_000
 REQUIRED_COLUMNS = ("timestamp", "container", "memory_bytes")
 CPU_COLUMNS = ("cpu_seconds_total", "cpu_cores")
 DECLARED_COLUMNS = ("cpu_request", "cpu_limit", "memory_request", "memory_limit")
@@ -446,16 +446,30 @@ def _normalise_columns(src: _Source, frame: pd.DataFrame, *, warn: bool = True) 
 # --------------------------------------------------------------------------- parsing
 
 
+def _coded(
+    s: pd.Series[Any], nulls: frozenset[str]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.object_]]:
+    """A text column as codes (-1: blank or a null token) into its distinct trimmed
+    strings: each distinct string is looked at once (a column holds few)."""
+    codes, uniques = pd.factorize(s)
+    u = pd.Series(uniques, dtype=s.dtype)
+    t = u.astype("str").str.strip()
+    null = (u.isna() | t.str.lower().isin(nulls)).to_numpy(dtype=bool)
+    if null.any():  # code -1 (missing) looks up the True appended last
+        codes = np.where(np.append(null, True)[codes], -1, codes)
+        t = t.mask(null)
+    return codes, t.to_numpy(dtype=object, na_value=np.nan)
+
+
+def _decoded(codes: npt.NDArray[np.intp], texts: npt.NDArray[np.object_],
+             index: pd.Index[Any]) -> pd.Series[Any]:
+    return pd.Series(np.append(texts, np.nan)[codes], index=index, dtype=object)
+
+
 def _text(s: pd.Series[Any], *, nulls: frozenset[str] = _NULLS) -> pd.Series[Any]:
     """Strings, trimmed, with blank / null tokens as NaN (non-strings stringified)."""
-    if pd.api.types.is_string_dtype(s):  # each distinct string once (few per column)
-        codes, uniques = pd.factorize(s)
-        u = pd.Series(uniques, dtype=s.dtype)
-        t = u.astype("str").str.strip()
-        t = t.mask(u.isna() | t.str.lower().isin(nulls))
-        # code -1 (missing) takes the NaN appended last
-        texts = np.append(t.to_numpy(dtype=object, na_value=np.nan), np.nan)
-        return pd.Series(texts[codes], index=s.index, dtype=object)
+    if pd.api.types.is_string_dtype(s):
+        return _decoded(*_coded(s, nulls), s.index)
     t = s.astype("str").str.strip()
     isnull = s.isna() | t.str.lower().isin(nulls)
     return t.mask(isnull)
@@ -463,16 +477,16 @@ def _text(s: pd.Series[Any], *, nulls: frozenset[str] = _NULLS) -> pd.Series[Any
 
 def _blank_rows(frame: pd.DataFrame) -> pd.Series[bool]:
     """True for rows whose every cell is blank (CSV blank lines, kept for line numbers)."""
-    blank = pd.Series(True, index=frame.index)
-    for col in frame.columns:  # ``container`` first: a row with one rarely has no other
+    blank = np.ones(len(frame), dtype=bool)
+    for col in frame.columns:  # until a column has no blank cell where the others had
         values = frame[col]
         if pd.api.types.is_string_dtype(values):
-            blank &= _text(values, nulls=frozenset({""})).isna()
+            blank &= _coded(values, frozenset({""}))[0] < 0
         else:
-            blank &= values.isna()
+            blank &= values.isna().to_numpy(dtype=bool)
         if not blank.any():
             break
-    return blank
+    return pd.Series(blank, index=frame.index, dtype=bool)
 
 
 def _first_bad(mask: pd.Series[bool] | Any) -> Any:
@@ -496,14 +510,19 @@ def _numbers(
         present = raw.notna().to_numpy(dtype=bool)
         shown = raw
     else:
-        shown = _text(raw)
-        present = shown.notna().to_numpy(dtype=bool)
         # each distinct text once: declared columns hold few values, quantities fewer
-        codes, uniques = pd.factorize(shown)
-        texts = pd.Series(uniques, dtype=shown.dtype)
+        if pd.api.types.is_string_dtype(raw):
+            codes, distinct = _coded(raw, _NULLS)
+            shown = _decoded(codes, distinct, raw.index)
+            texts = pd.Series(distinct, dtype=object)
+        else:
+            shown = _text(raw)
+            codes, uniques = pd.factorize(shown)
+            texts = pd.Series(uniques, dtype=shown.dtype)
+        present = codes >= 0
         parsed = pd.to_numeric(texts, errors="coerce").astype("float64").to_numpy(copy=True)
         if quantity is not None:
-            for i in np.flatnonzero(np.isnan(parsed)).tolist():
+            for i in np.flatnonzero(np.isnan(parsed) & texts.notna().to_numpy()).tolist():
                 text = str(texts.iloc[i])
                 try:
                     parsed[i] = float(quantity(text))
@@ -589,8 +608,9 @@ def _timestamps(src: _Source, frame: pd.DataFrame) -> pd.Series[float]:
 def _parse(src: _Source, frame: pd.DataFrame, default_host: str) -> pd.DataFrame:
     """Validate the raw columns; return one tidy frame in store units, sorted by time."""
     container = _text(frame["container"], nulls=frozenset({""}))
-    if container.isna().any():
-        raise src.missing(_first_bad(container.isna()), "container", "a container id or name")
+    no_container = container.isna()
+    if no_container.any():
+        raise src.missing(_first_bad(no_container), "container", "a container id or name")
     out: dict[str, Any] = {}  # the columns, made a frame once
     if "host" in frame:
         out["host"] = _text(frame["host"], nulls=frozenset({""})).fillna(default_host)
@@ -759,15 +779,30 @@ class _ImportState:
 
     def __init__(self, src: _Source) -> None:
         self.src = src
-        self.keys: set[tuple[str, str]] = set()
-        self.last: dict[str, dict[tuple[str, str], tuple[float, Any]]] = {
-            c: {} for c in _STATE_COLUMNS
-        }
+        # per container (its position in ``index``): the newest time, each state
+        # column's value and the time of that value (NaN: none yet), declared changes
+        self.index: dict[tuple[str, str], int] = {}
+        self.newest = np.zeros(0)
+        self.last_ts = {c: np.zeros(0) for c in _STATE_COLUMNS}
+        self.last_value = {c: np.zeros(0, dtype=object) for c in _STATE_COLUMNS}
+        self.changed = np.zeros(0, dtype=bool)
         self.carry: dict[str, dict[tuple[str, str], float]] = {c: {} for c in _COUNTED_EVENTS}
-        self.newest: dict[tuple[str, str], float] = {}
-        self.changed: set[tuple[str, str]] = set()
         self.events: list[EventRow] = []
         self.rows = self.blank_memory = self.blank_cpu = 0
+
+    def _positions(self, runs: _Runs) -> npt.NDArray[np.intp]:
+        """Each container's position in the state (new ones are added)."""
+        known = len(self.index)
+        pos = np.array([self.index.setdefault(k, len(self.index)) for k in runs.keys],
+                       dtype=np.intp)
+        more = len(self.index) - known
+        if more:
+            self.newest = np.r_[self.newest, np.full(more, np.nan)]
+            self.changed = np.r_[self.changed, np.zeros(more, dtype=bool)]
+            for c in _STATE_COLUMNS:
+                self.last_ts[c] = np.r_[self.last_ts[c], np.full(more, np.nan)]
+                self.last_value[c] = np.r_[self.last_value[c], np.full(more, None, dtype=object)]
+        return pos
 
     def add(self, frame: pd.DataFrame, runs: _Runs) -> None:
         """Take one parsed chunk (sorted by container and time; its containers: ``runs``)."""
@@ -776,22 +811,20 @@ class _ImportState:
         self.blank_cpu += int((frame["cpu_total_ns"].isna() & frame["cpu_cores"].isna()).sum())
         ts = frame["ts"].to_numpy(dtype=np.float64)
         counted = any(frame[c].notna().any() for c in _COUNTED_EVENTS)
-        for key, lo, hi in zip(runs.keys, ts[runs.starts].tolist(), ts[runs.ends - 1].tolist(),
-                               strict=True):
-            seen = self.newest.get(key)
-            if seen is not None and lo < seen and counted:
-                raise _Unordered
-            self.newest[key] = hi if seen is None else max(seen, hi)
-            self.keys.add(key)
+        pos = self._positions(runs)
+        seen = self.newest[pos]
+        if counted and bool((ts[runs.starts] < seen).any()):  # NaN: not seen before
+            raise _Unordered
+        self.newest[pos] = np.fmax(seen, ts[runs.ends - 1])
         for column in _STATE_COLUMNS:
-            self._take_last(frame, ts, runs, column, declared=column in DECLARED_COLUMNS)
+            self._take_last(frame, ts, runs, pos, column, declared=column in DECLARED_COLUMNS)
         for column, (action, exit_code, what) in _COUNTED_EVENTS.items():
             self.events += _events_of_counter(
                 self.src, frame, column, action, exit_code, what, self.carry[column], runs
             )
 
     def _take_last(self, frame: pd.DataFrame, ts: npt.NDArray[np.float64], runs: _Runs,
-                   column: str, *, declared: bool) -> None:
+                   pos: npt.NDArray[np.intp], column: str, *, declared: bool) -> None:
         values = frame[column]
         rows = np.flatnonzero(values.notna().to_numpy(dtype=bool))
         if not rows.size:
@@ -799,33 +832,30 @@ class _ImportState:
         group = runs.group[rows]
         ends = np.r_[group[1:] != group[:-1], True]  # each container's last row with a value
         last = rows[ends]
-        groups = group[ends]
-        varied: set[tuple[str, str]] = set()
-        if declared:  # more than one distinct value: one differs from the last
+        at = pos[group[ends]]
+        t = ts[last]
+        value = np.empty(last.size, dtype=object)
+        value[:] = _objects(values.iloc[last])
+        old_ts = self.last_ts[column][at]
+        if declared:
+            # more than one distinct value in the chunk (one differs from the last), or
+            # a value other than the one kept from earlier chunks
             exact = values.to_numpy(
                 dtype=np.int64 if values.dtype.kind in "iu" else np.float64, na_value=0)[rows]
-            differs = exact != exact[ends][np.searchsorted(groups, group)]
-            varied = {runs.keys[g] for g in np.unique(group[differs]).tolist()}
-        state = self.last[column]
-        for g, t, value in zip(groups.tolist(), ts[last].tolist(), _objects(values.iloc[last]),
-                               strict=True):
-            key = runs.keys[g]
-            old = state.get(key)
-            if old is None or t >= old[0]:
-                if declared and old is not None and old[1] != value:
-                    self.changed.add(key)
-                state[key] = (t, value)
-            elif declared and old[1] != value:
-                self.changed.add(key)
-        self.changed.update(varied)
+            differs = exact != exact[ends][np.searchsorted(group[ends], group)]
+            self.changed[pos[np.unique(group[differs])]] = True
+            old = self.last_value[column][at]
+            self.changed[at[~np.isnan(old_ts) & (old != value).astype(bool)]] = True
+        newer = ~(old_ts > t)  # no value yet (NaN), or this one is as new or newer
+        self.last_ts[column][at[newer]] = t[newer]
+        self.last_value[column][at[newer]] = value[newer]
 
     def _value(self, column: str, key: tuple[str, str]) -> Any:
-        got = self.last[column].get(key)
-        return None if got is None else got[1]
+        return self.last_value[column][self.index[key]]
 
     def containers(self) -> list[ContainerRow]:
         rows: list[ContainerRow] = []
-        for key in sorted(self.keys):
+        for key in sorted(self.index):
             name, workload, image, labels = (
                 self._value(c, key) for c in ("name", "workload", "image", "labels")
             )
@@ -1030,7 +1060,7 @@ def _import(path: Path, store: Store, host: str, rows: int | None) -> ImportSumm
         skipped_duplicates=state.rows - added,
         blank_memory=state.blank_memory,
         blank_cpu=state.blank_cpu,
-        declared_changed=len(state.changed),
+        declared_changed=int(state.changed.sum()),
     )
 
 
