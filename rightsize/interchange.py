@@ -262,6 +262,8 @@ def _parquet_chunks(path: Path, rows: int | None) -> Iterator[pd.DataFrame]:
 
 #: columns kept as text; the others are typed by the CSV parser (see :class:`_CsvReader`)
 _TEXT_COLUMNS = frozenset({"container", "host", "name", "workload", "image", "labels"})
+#: columns left to the CSV parser's types (numbers, or text when a cell is not one)
+_PARSED_COLUMNS = KNOWN_COLUMNS - _TEXT_COLUMNS - frozenset(DECLARED_COLUMNS)
 
 
 class _CsvReader:
@@ -319,10 +321,11 @@ class _CsvReader:
 
     def _typed(self) -> dict[str, Any]:
         names = [str(c) for c in self.read(dtype=str, nrows=0).columns]
-        numeric = [n for n in names
-                   if n.strip().lower() in KNOWN_COLUMNS - _TEXT_COLUMNS]
+        numeric = [n for n in names if n.strip().lower() in _PARSED_COLUMNS]
         return {
-            "dtype": {n: str for n in names if n not in numeric},
+            # text, declared values (few distinct, often quantities) and unknown
+            # columns as categories: the parser keeps each distinct string once
+            "dtype": {n: "category" for n in names if n not in numeric},
             "na_values": {n: [""] for n in numeric},
             "low_memory": False,  # one type per column and chunk
         }
@@ -446,13 +449,22 @@ def _normalise_columns(src: _Source, frame: pd.DataFrame, *, warn: bool = True) 
 # --------------------------------------------------------------------------- parsing
 
 
+def _texty(s: pd.Series[Any]) -> bool:
+    """Strings, or categories (of strings, as the CSV parser makes them)."""
+    return isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(s)
+
+
 def _coded(
     s: pd.Series[Any], nulls: frozenset[str]
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.object_]]:
     """A text column as codes (-1: blank or a null token) into its distinct trimmed
     strings: each distinct string is looked at once (a column holds few)."""
-    codes, uniques = pd.factorize(s)
-    u = pd.Series(uniques, dtype=s.dtype)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes = s.cat.codes.to_numpy().astype(np.intp)
+        u = pd.Series(s.cat.categories)
+    else:
+        codes, uniques = pd.factorize(s)
+        u = pd.Series(uniques, dtype=s.dtype)
     t = u.astype("str").str.strip()
     null = (u.isna() | t.str.lower().isin(nulls)).to_numpy(dtype=bool)
     if null.any():  # code -1 (missing) looks up the True appended last
@@ -468,7 +480,7 @@ def _decoded(codes: npt.NDArray[np.intp], texts: npt.NDArray[np.object_],
 
 def _text(s: pd.Series[Any], *, nulls: frozenset[str] = _NULLS) -> pd.Series[Any]:
     """Strings, trimmed, with blank / null tokens as NaN (non-strings stringified)."""
-    if pd.api.types.is_string_dtype(s):
+    if _texty(s):
         return _decoded(*_coded(s, nulls), s.index)
     t = s.astype("str").str.strip()
     isnull = s.isna() | t.str.lower().isin(nulls)
@@ -480,7 +492,7 @@ def _blank_rows(frame: pd.DataFrame) -> pd.Series[bool]:
     blank = np.ones(len(frame), dtype=bool)
     for col in frame.columns:  # until a column has no blank cell where the others had
         values = frame[col]
-        if pd.api.types.is_string_dtype(values):
+        if _texty(values):
             blank &= _coded(values, frozenset({""}))[0] < 0
         else:
             blank &= values.isna().to_numpy(dtype=bool)
@@ -511,7 +523,7 @@ def _numbers(
         shown = raw
     else:
         # each distinct text once: declared columns hold few values, quantities fewer
-        if pd.api.types.is_string_dtype(raw):
+        if _texty(raw):
             codes, distinct = _coded(raw, _NULLS)
             shown = _decoded(codes, distinct, raw.index)
             texts = pd.Series(distinct, dtype=object)
