@@ -634,7 +634,7 @@ def _parse(src: _Source, frame: pd.DataFrame, default_host: str) -> pd.DataFrame
         out[col] = (
             _text(frame[col], nulls=frozenset({""}))
             if col in frame
-            else pd.Series(np.nan, index=frame.index, dtype="object")
+            else pd.Series(np.nan, index=frame.index, dtype="float64")  # none: cheap to check
         )
     if "labels" in frame:
         out["labels"] = _labels(src, pd.DataFrame({"labels": out["labels"]}))
@@ -728,39 +728,45 @@ def _events_of_counter(
     ``carry`` holds each container's last value from earlier chunks (updated here),
     so chunk by chunk gives the events of the whole file. Event names are filled in later.
     """
-    oom = frame[column]
-    if oom.isna().all():
+    oom = frame[column].to_numpy(dtype=np.float64)
+    valid = ~np.isnan(oom)
+    if not valid.any():
         return []
-    by = pd.Series(runs.group, index=frame.index)
-    prev = oom.groupby(by, sort=False).ffill().groupby(by, sort=False).shift()
+    # each row's previous value of its container (the last non-blank one before it in
+    # the chunk, else the one carried from earlier chunks)
+    n = oom.size
+    newest = np.maximum.accumulate(np.where(valid, np.arange(n), -1))
+    before_row = np.r_[-1, newest[:-1]]
+    in_run = before_row >= runs.starts[runs.group]
+    prev = np.where(in_run, oom[np.maximum(before_row, 0)], np.nan)
     if carry:
         before = np.array([carry.get(k, np.nan) for k in runs.keys], dtype=np.float64)
-        prev = prev.fillna(pd.Series(before[runs.group], index=frame.index))
-    last = oom.groupby(by, sort=False).last().dropna()
-    for g, value in zip(last.index.tolist(), last.tolist(), strict=True):
-        carry[runs.keys[g]] = float(value)
-    reset = prev.isna() | (oom < prev)
-    increase = oom.where(reset, oom - prev).where(oom.notna(), 0.0).fillna(0.0)
+        prev = np.where(in_run, prev, before[runs.group])
+    last = newest[runs.ends - 1]
+    for g in np.flatnonzero(last >= runs.starts).tolist():
+        carry[runs.keys[g]] = float(oom[last[g]])
+    with np.errstate(invalid="ignore"):
+        reset = np.isnan(prev) | (oom < prev)
+        increase = np.where(valid, np.where(reset, oom, oom - prev), 0.0)
     hit = increase > 0
     if not hit.any():
         return []
     huge = increase > _MAX_KILLS_PER_SAMPLE
     if huge.any():
-        label = _first_bad(huge)
+        first = int(np.argmax(huge))
         raise src.fail(
-            label,
+            frame.index[first],
             column,
-            f"implausible jump of {int(increase[label])} {what} to",
-            int(oom[label]),
+            f"implausible jump of {int(increase[first])} {what} to",
+            int(oom[first]),
             f"a cumulative count of {what}",
         )
-    counts = increase[hit].astype("int64").to_numpy()
-    rows = frame.loc[hit]
-    rep = np.repeat(np.arange(len(rows)), counts)
+    counts = increase[hit].astype("int64")
+    rep = np.repeat(np.flatnonzero(hit), counts)
     k = np.arange(len(rep)) - np.repeat(np.cumsum(counts) - counts, counts)
-    hosts = rows["host"].to_numpy()[rep]
-    ids = rows["container_id"].to_numpy()[rep]
-    stamps = rows["ts"].to_numpy()[rep] - k * 1e-6
+    hosts = frame["host"].to_numpy()[rep]
+    ids = frame["container_id"].to_numpy()[rep]
+    stamps = frame["ts"].to_numpy()[rep] - k * 1e-6
     return [
         EventRow(
             host=str(h),
