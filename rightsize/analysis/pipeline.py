@@ -300,10 +300,11 @@ def analyze(
         oom_ts[w].extend([float(when)] * int(kills))
     oom_state = np.zeros(nwl, dtype=np.int64)
     oom_exit = np.zeros(nwl, dtype=np.int64)
+    killed = cont["oom_killed"].to_numpy(dtype=bool) if len(cont) else np.zeros(0, dtype=bool)
     for i, k in enumerate(keys):
         w = cont_wcode[i]
         oom_exit[w] += exits.get(k, 0)
-        if k not in counted and k in row_of and bool(cont.at[row_of[k], "oom_killed"]):
+        if k not in counted and k in row_of and bool(killed[row_of[k]]):
             oom_state[w] += 1
             oom_ts[w].append(float(last_ts[i]))
 

@@ -185,7 +185,7 @@ def _one_per_bucket(ts: npt.NDArray[np.int64], step: int) -> bool:
 
 
 #: chunk rows decoded together (bounds the decoder's scratch arrays)
-BATCH_ROWS = 1 << 20
+BATCH_ROWS = 1 << 18
 
 Batch = list[tuple[int, list[bytes]]]  # (series, its chunks oldest first)
 
