@@ -227,3 +227,41 @@ def test_kept_rows_are_bounded_and_written_in_big_pieces(
     assert written == [30, 30, 30, 30, 30, 30, 20]
     # one piece per container and write (15 rows), not one per chunk (5 rows)
     assert pieces == [(1, 15)] * 6 + [(1, 10)] + [(2, 15)] * 6 + [(2, 10)]
+
+
+def test_typed_and_text_reads_store_the_same_without_pyarrow(tmp_path: Path) -> None:
+    # pandas keeps strings in Python objects without pyarrow: the typed path must
+    # still read what the text path reads
+    import subprocess
+    import sys
+
+    path = tmp_path / "rich.csv"
+    path.write_text("\n".join(_rich_lines(300)) + "\n")
+    code = f"""
+import sys
+sys.modules['pyarrow'] = None
+from pathlib import Path
+import pandas as pd
+from rightsize import interchange
+from rightsize.store import Store, load
+interchange.CHUNK_ROWS = 37
+interchange.WRITE_ROWS = 100
+
+def contents(db):
+    with Store(db) as store:
+        summary = interchange.import_file(Path({str(path)!r}), store)
+    ds = load(db)
+    return summary, ds.samples, ds.events, ds.containers.drop(columns=["first_seen", "last_seen"])
+
+typed = contents(Path({str(tmp_path / "typed.db")!r}))
+interchange._CsvReader._typed = lambda self: {{"dtype": str}}
+text = contents(Path({str(tmp_path / "text.db")!r}))
+assert typed[0] == text[0], (typed[0], text[0])
+assert typed[0].rows == 300 and typed[0].events_added > 5
+for a, b in zip(typed[1:], text[1:]):
+    pd.testing.assert_frame_equal(a, b)
+print("same")
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).parents[2])
+    assert proc.returncode == 0 and proc.stdout.strip() == "same", proc.stderr
