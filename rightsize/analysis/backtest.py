@@ -65,8 +65,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rightsize.analysis.strategies import recommend, resolve_params
-from rightsize.analysis.strategies.base import FloatArray, History
+from rightsize.analysis.strategies import recommend_pool, resolve_params
+from rightsize.analysis.strategies.base import FloatArray, History, Pool
 from rightsize.errors import InputError, UsageError
 from rightsize.model import Declared, Recommendation
 
@@ -327,36 +327,55 @@ def score(rec: Recommendation, test: History) -> dict[str, float]:
     return out
 
 
-def count_changes(
+def _sized_all(name: str, windows: Sequence[History], params: Mapping[str, float]
+               ) -> list[Recommendation]:
+    """The strategy on every window at once (a :class:`Pool`)."""
+    return recommend_pool(name, Pool.of(windows), params) if windows else []
+
+
+@dataclass
+class _Refits:
+    """One workload's refits every ``refit_every`` s after ``cut`` on an expanding window."""
+
+    history: History
+    current: Recommendation
+    t: float
+    changes: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.history.ts.size > 0 and self.t <= float(self.history.ts[-1])
+
+    def window(self) -> History:
+        return replace(slice_history(self.history, -math.inf, self.t), previous=self.current)
+
+    def advance(self, rec: Recommendation, refit_every: float) -> None:
+        if _values(rec) != _values(self.current):
+            self.changes += 1
+        self.current = rec
+        self.t += refit_every
+
+
+def count_changes_all(
     name: str,
-    history: History,
-    cut: float,
-    first: Recommendation,
+    fits: Sequence[tuple[History, float, Recommendation]],
     refit_every: float,
     params: Mapping[str, float],
-) -> int:
-    """Refit every ``refit_every`` s after ``cut`` on an expanding window; count value changes.
+) -> list[int]:
+    """Refit every ``refit_every`` s after each cut on an expanding window; count value
+    changes. ``fits``: (history, cut, first fit) per workload; all are refitted in step.
 
     Each refit sees the recommendation in effect as ``History.previous`` (a
     strategy with hysteresis keeps it when the new estimate is close).
     """
-    if refit_every <= 0 or history.ts.size == 0:
-        return 0
-    end = float(history.ts[-1])
-    current = first
-    prev = _values(first)
-    changes = 0
-    t = cut + refit_every
-    while t <= end:
-        window = replace(slice_history(history, -math.inf, t), previous=current)
-        rec = recommend(name, window, params)
-        vals = _values(rec)
-        if vals != prev:
-            changes += 1
-        prev = vals
-        current = rec
-        t += refit_every
-    return changes
+    if refit_every <= 0:
+        return [0] * len(fits)
+    jobs = [_Refits(h, first, cut + refit_every) for h, cut, first in fits]
+    while live := [j for j in jobs if j.active]:
+        for job, rec in zip(live, _sized_all(name, [j.window() for j in live], params),
+                            strict=True):
+            job.advance(rec, refit_every)
+    return [j.changes for j in jobs]
 
 
 def backtest(
@@ -380,6 +399,11 @@ def backtest(
     rows: list[dict[str, Any]] = []
     for name in strategies:
         p = resolved[name]
+        ready = [(w, tr, te, cut) for w, (tr, te, cut) in splits.items()
+                 if te.ts.size and tr.ts.size]
+        fitted = dict(zip([w for w, *_ in ready], _sized_all(name, [r[1] for r in ready], p),
+                          strict=True))
+        scored: list[tuple[dict[str, Any], History, float, Recommendation]] = []
         for workload, (tr, te, cut) in splits.items():
             row: dict[str, Any] = {c: math.nan for c in DETAIL_COLUMNS}
             row.update(
@@ -388,15 +412,14 @@ def backtest(
                 train_samples=int(tr.ts.size),
                 test_samples=int(te.ts.size),
             )
-            if te.ts.size == 0 or tr.ts.size == 0:
+            rows.append(row)
+            if workload not in fitted:
                 row["status"] = "no held-out data"
-                rows.append(row)
                 continue
-            rec = recommend(name, tr, p)
+            rec = fitted[workload]
             row["confidence"] = rec.confidence
             if not _sized(rec):
                 row["status"] = "insufficient"
-                rows.append(row)
                 continue
             row.update(
                 status="scored",
@@ -408,8 +431,11 @@ def backtest(
             )
             row.update(score(rec, te))
             row["days"], row["oom_days"] = _period_ooms(rec, te, cut, refit_every or 86400.0)
-            row["changes"] = count_changes(name, histories[workload], cut, rec, refit_every, p)
-            rows.append(row)
+            scored.append((row, histories[workload], cut, rec))
+        changes = count_changes_all(name, [(h, cut, rec) for _, h, cut, rec in scored],
+                                    refit_every, p)
+        for (row, *_), n in zip(scored, changes, strict=True):
+            row["changes"] = n
     details = pd.DataFrame(rows, columns=DETAIL_COLUMNS)
     summary = _summarise(details, list(strategies))
     return BacktestResult(summary, details, train, refit_every, resolved)
@@ -471,61 +497,89 @@ def _applied(rec: Recommendation) -> Declared:
     return Declared(rec.cpu_request, rec.cpu_limit, rec.memory_request, rec.memory_limit)
 
 
-def _replay_dynamic(
-    name: str, history: History, cut: float, period: float, params: Mapping[str, float]
-) -> dict[str, Any]:
+class _Replay:
     """One workload in the dynamic mode: refit, apply, replay a period, repeat."""
-    ts = history.ts
-    cpu_obs = history.cpu.copy()
-    mem_obs = history.memory.copy()
-    thr_obs = history.throttled.copy()
-    ooms: list[float] = [float(x) for x in history.oom_ts if x <= cut]
-    declared = history.declared
-    end = float(ts[-1])
-    current: Recommendation | None = None
-    first: Recommendation | None = None
-    changes = days = oom_days = 0
-    parts: list[tuple[int, int, Recommendation]] = []  # (start, stop) sample slices scored
-    t = cut
-    while t < end:
-        k = int(np.searchsorted(ts, t, side="right"))
-        window = History(
-            ts=ts[:k], cpu=cpu_obs[:k], memory=mem_obs[:k], interval=history.interval[:k],
-            throttled=thr_obs[:k], oom_ts=np.asarray(ooms, dtype=np.float64),
-            declared=declared, containers=history.containers, previous=current,
+
+    def __init__(self, history: History, cut: float, period: float) -> None:
+        self.history, self.period, self.t = history, period, cut
+        self.ts = history.ts
+        self.cpu_obs = history.cpu.copy()
+        self.mem_obs = history.memory.copy()
+        self.thr_obs = history.throttled.copy()
+        self.ooms: list[float] = [float(x) for x in history.oom_ts if x <= cut]
+        self.declared = history.declared
+        self.end = float(self.ts[-1])
+        self.current: Recommendation | None = None
+        self.first: Recommendation | None = None
+        self.changes = self.days = self.oom_days = 0
+        self.parts: list[tuple[int, int, Recommendation]] = []  # (start, stop) slices scored
+        self.k = 0
+
+    @property
+    def active(self) -> bool:
+        return self.t < self.end
+
+    def window(self) -> History | None:
+        """What has been observed up to now (None before the first sample)."""
+        k = self.k = int(np.searchsorted(self.ts, self.t, side="right"))
+        if not k:
+            return None
+        return History(
+            ts=self.ts[:k], cpu=self.cpu_obs[:k], memory=self.mem_obs[:k],
+            interval=self.history.interval[:k], throttled=self.thr_obs[:k],
+            oom_ts=np.asarray(self.ooms, dtype=np.float64), declared=self.declared,
+            containers=self.history.containers, previous=self.current,
         )
-        rec = recommend(name, window, params) if k else None
+
+    def advance(self, rec: Recommendation | None) -> None:
+        """Apply ``rec`` (the refit of :meth:`window`) and replay the next period."""
+        history, ts, k, t = self.history, self.ts, self.k, self.t
         if rec is not None and _sized(rec):
-            if current is not None and _values(rec) != _values(current):
-                changes += 1
-            current = rec
-            first = first or rec
-            declared = _applied(rec)
-        stop = int(np.searchsorted(ts, t + period, side="right"))
+            if self.current is not None and _values(rec) != _values(self.current):
+                self.changes += 1
+            self.current = rec
+            self.first = self.first or rec
+            self.declared = _applied(rec)
+        stop = int(np.searchsorted(ts, t + self.period, side="right"))
+        current = self.current
         if current is not None and stop > k:
-            parts.append((k, stop, current))
-            days += 1
+            self.parts.append((k, stop, current))
+            self.days += 1
             bound = _bound(current)
             mem = history.memory[k:stop]
             if bound is not None:
                 over = np.isfinite(mem) & (mem > bound)
                 if over.any():
-                    oom_days += 1
+                    self.oom_days += 1
                     starts = over & ~np.r_[False, over[:-1]]
-                    ooms.extend(float(x) for x in ts[k:stop][starts])
-                    mem_obs[k:stop] = np.where(over, bound, mem)
+                    self.ooms.extend(float(x) for x in ts[k:stop][starts])
+                    self.mem_obs[k:stop] = np.where(over, bound, mem)
             lim = current.cpu_limit
             if lim is not None:
                 hot = history.cpu[k:stop] > lim
-                cpu_obs[k:stop] = np.where(hot, lim, history.cpu[k:stop])
-                thr_obs[k:stop] = np.where(hot, 1.0, thr_obs[k:stop])
-        t += period
-    out: dict[str, Any] = {"changes": changes, "days": days, "oom_days": oom_days, "first": first}
-    if not parts:
+                self.cpu_obs[k:stop] = np.where(hot, lim, history.cpu[k:stop])
+                self.thr_obs[k:stop] = np.where(hot, 1.0, self.thr_obs[k:stop])
+        self.t = t + self.period
+
+    def result(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"changes": self.changes, "days": self.days,
+                               "oom_days": self.oom_days, "first": self.first}
+        if not self.parts:
+            return out
+        out.update(_score_parts(self.history, self.parts))
+        out["oom_free"] = float(self.oom_days == 0)
         return out
-    out.update(_score_parts(history, parts))
-    out["oom_free"] = float(oom_days == 0)
-    return out
+
+
+def _replay_all(name: str, jobs: Sequence[_Replay], params: Mapping[str, float]) -> None:
+    """Every workload's replay in step: one pooled refit per period."""
+    while live := [j for j in jobs if j.active]:
+        windows = [(j, j.window()) for j in live]
+        asked = [(j, w) for j, w in windows if w is not None]
+        recs = _sized_all(name, [w for _, w in asked], params)
+        got = {id(j): rec for (j, _), rec in zip(asked, recs, strict=True)}
+        for job in live:
+            job.advance(got.get(id(job)))
 
 
 def _score_parts(
@@ -586,20 +640,25 @@ def dynamic_backtest(
     resolved = {s: resolve_params(s, (params or {}).get(s)) for s in strategies}
     rows: list[dict[str, Any]] = []
     for name in strategies:
+        jobs: dict[str, _Replay] = {}
         for workload, history in histories.items():
             tr, te, cut = split_history(history, train)
             row: dict[str, Any] = {c: math.nan for c in DETAIL_COLUMNS}
             row.update(strategy=name, workload=workload, train_samples=int(tr.ts.size),
                        test_samples=int(te.ts.size))
+            rows.append(row)
             if te.ts.size == 0 or tr.ts.size == 0:
                 row["status"] = "no held-out data"
-                rows.append(row)
                 continue
-            got = _replay_dynamic(name, history, cut, refit_every, resolved[name])
+            jobs[workload] = _Replay(history, cut, refit_every)
+        _replay_all(name, list(jobs.values()), resolved[name])
+        for row in rows[-len(histories):]:
+            if row["workload"] not in jobs:
+                continue
+            got = jobs[row["workload"]].result()
             first = got.pop("first")
             if first is None or not got["days"]:
                 row["status"] = "insufficient"
-                rows.append(row)
                 continue
             row.update(got)
             row.update(
@@ -607,7 +666,6 @@ def dynamic_backtest(
                 cpu_limit=first.cpu_limit, memory_request=first.memory_request,
                 memory_limit=first.memory_limit, test_days=float(got["days"]),
             )
-            rows.append(row)
     details = pd.DataFrame(rows, columns=DETAIL_COLUMNS)
     summary = _summarise(details, list(strategies))
     return BacktestResult(summary, details, train, refit_every, resolved, mode="dynamic")
