@@ -945,12 +945,13 @@ _SAMPLE_SOURCES = (
 def _sample_cols(frame: pd.DataFrame) -> Cols:
     """The parsed rows as the store's chunk columns (``ts`` as stored keys).
 
-    Kept across chunks, so kept small: an all-present mask is one array shared by
-    the columns, an all-missing column a read-only view of one value (copied when
-    written), and ``mem_usage`` and ``mem_working_set`` share their arrays.
+    Kept across chunks, so kept small: all-present and all-missing masks and
+    all-missing columns are read-only views of one value, integers that fit are
+    int32 (all are copied to int64 when written, see :meth:`_Pending.flush`), and
+    ``mem_usage`` and ``mem_working_set`` share their arrays.
     """
     ts = frame["ts"].to_numpy(dtype=np.float64)
-    everywhere = np.ones(ts.size, dtype=bool)
+    everywhere = np.broadcast_to(np.ones(1, dtype=bool), (ts.size,))
     nowhere = np.broadcast_to(np.zeros(1, dtype=bool), (ts.size,))
     cols: Cols = {"ts": (ts_keys(ts), everywhere)}
     converted: dict[str, tuple[Any, Any]] = {}
@@ -966,6 +967,8 @@ def _sample_cols(frame: pd.DataFrame) -> Cols:
             else:
                 values = (column.to_numpy(dtype=np.float64) if floats  # else Int64
                           else column.to_numpy(dtype=np.int64, na_value=0))
+                if not floats and values.min() >= -(2**31) and values.max() < 2**31:
+                    values = values.astype(np.int32)
                 converted[source] = (values, everywhere if present.all() else present)
         cols[name] = converted[source]
     return cols
@@ -1003,17 +1006,21 @@ class _Pending:
         """Write every kept row, one container at a time (in the order first seen)."""
         parts, self.parts, self.rows = self.parts, {}, 0
 
+        def joined(arrays: list[Any]) -> Any:
+            """One container's rows of a column: int64 or float64, contiguous, writable."""
+            kind = arrays[0].dtype.kind
+            if len(arrays) == 1:
+                out = np.require(arrays[0], requirements=["C", "W"])
+            else:
+                out = np.concatenate(arrays)
+            return out.astype(np.int64, copy=False) if kind == "i" else out
+
         def series() -> Iterator[tuple[tuple[str, str], Cols]]:
             for key in list(parts):
-                pieces = parts.pop(key)  # the same columns and types in each
-                if len(pieces) > 1:
-                    yield key, {k: (np.concatenate([p[k][0] for p in pieces]),
-                                    np.concatenate([p[k][1] for p in pieces]))
-                                for k in pieces[0]}
-                else:  # views of one chunk's arrays: copied unless contiguous and writable
-                    yield key, {k: (np.require(v, requirements=["C", "W"]),
-                                    np.require(p, requirements=["C", "W"]))
-                                for k, (v, p) in pieces[0].items()}
+                pieces = parts.pop(key)  # the same columns in each
+                yield key, {k: (joined([p[k][0] for p in pieces]),
+                                joined([p[k][1] for p in pieces]))
+                            for k in pieces[0]}
 
         if parts:
             self.added += self.store.write_frame(series())

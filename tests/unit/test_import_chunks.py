@@ -265,3 +265,20 @@ print("same")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, cwd=Path(__file__).parents[2])
     assert proc.returncode == 0 and proc.stdout.strip() == "same", proc.stderr
+
+
+def test_kept_integers_stay_exact_across_narrow_and_wide_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # kept rows hold int32 where a chunk's values fit; written, every column is int64
+    monkeypatch.setattr(interchange, "CHUNK_ROWS", 3)
+    mems = [7, 2**31 - 1, 5, 2**40 + 1, -0, 2**52 + 1, 3]  # exact as float64 too
+    lines = ["timestamp,container,cpu_seconds_total,memory_bytes,cpu_periods_total"]
+    lines += [f"{T0 + i},c,{i},{m},{2**33 if i == 4 else i}" for i, m in enumerate(mems)]
+    path = tmp_path / "in.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with Store(tmp_path / "rs.db") as store:
+        assert import_file(path, store).samples_added == len(mems)
+    samples = load(tmp_path / "rs.db").samples
+    assert samples["mem_working_set"].tolist() == mems
+    assert samples["periods"].tolist() == [2**33 if i == 4 else i for i in range(len(mems))]
