@@ -624,8 +624,17 @@ def _timestamps(src: _Source, frame: pd.DataFrame) -> pd.Series[float]:
 
 def _parse(src: _Source, frame: pd.DataFrame, default_host: str) -> pd.DataFrame:
     """Validate the raw columns; return one tidy frame in store units, sorted by time."""
-    container = _text(frame["container"], nulls=frozenset({""}))
-    no_container = container.isna()
+    raw_container = frame["container"]
+    id_codes: Any = None  # codes ordered as the container ids sort, when cheap to get
+    if _texty(raw_container):
+        codes, texts = _coded(raw_container, frozenset({""}))
+        container = _decoded(codes, texts, frame.index)
+        no_container = pd.Series(codes < 0, index=frame.index)
+        if not no_container.any():  # the few distinct ids sorted, not every row's
+            id_codes = pd.factorize(texts, sort=True)[0][codes]
+    else:
+        container = _text(raw_container, nulls=frozenset({""}))
+        no_container = container.isna()
     if no_container.any():
         raise src.missing(_first_bad(no_container), "container", "a container id or name")
     out: dict[str, Any] = {}  # the columns, made a frame once
@@ -677,8 +686,10 @@ def _parse(src: _Source, frame: pd.DataFrame, default_host: str) -> pd.DataFrame
         out[col] = _integers(np.ceil(num(col, mem_expected, parse_memory)))
     # as sort_values(["host", "container_id", "ts"], kind="stable"), on codes of the
     # sorted distinct keys (comparing strings row by row is the slow part)
-    host_codes = pd.factorize(out["host"], sort=True)[0]
-    id_codes = pd.factorize(out["container_id"], sort=True)[0]
+    host_codes = (pd.factorize(out["host"], sort=True)[0] if "host" in frame
+                  else np.zeros(len(frame), dtype=np.intp))  # all the default host
+    if id_codes is None:
+        id_codes = pd.factorize(out["container_id"], sort=True)[0]
     order = np.lexsort((out["ts"].to_numpy(), id_codes, host_codes))
     index = frame.index[order]
     return pd.DataFrame({k: v.take(order).set_axis(index) for k, v in out.items()}, index=index)
