@@ -991,8 +991,8 @@ class _Pending:
     Encoding a chunk costs about as much for 100 rows as for 1,000, so rows are
     kept across chunks and each container's are written together (in chunks of
     up to ``BIG_ROWS``) once :data:`WRITE_ROWS` rows are kept, and at the end:
-    memory stays bounded by ``WRITE_ROWS`` (8 bytes a row and stored column, see
-    :func:`_sample_cols`), not by the file.
+    memory stays bounded by ``WRITE_ROWS`` (4 or 8 bytes a row and stored column,
+    see :func:`_sample_cols`), not by the file.
     """
 
     def __init__(self, store: Store) -> None:
