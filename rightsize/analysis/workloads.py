@@ -186,8 +186,45 @@ def grouped_stats(
     """Percentiles, max, mean and count of ``values`` per group code, in one sort.
 
     NaN values are ignored. Percentiles interpolate linearly between order
-    statistics, exactly as ``numpy.percentile``'s default does.
+    statistics, exactly as ``numpy.percentile``'s default does. Rows grouped by
+    code (the pipeline's order) go in blocks of whole groups of about
+    :data:`STATS_BLOCK_ROWS`, so the sorted copies stay small; each group's
+    numbers depend on its own rows only.
     """
+    n = codes.size
+    if n <= STATS_BLOCK_ROWS or bool(np.any(codes[1:] < codes[:-1])):
+        return _grouped_stats(codes, values, ngroups, interval, quantiles)
+    parts: list[tuple[int, GroupedStats]] = []
+    lo = 0
+    while lo < n:
+        hi = min(n, lo + STATS_BLOCK_ROWS)
+        if hi < n:  # end the block at a group boundary (a longer group is a block alone)
+            at = int(np.searchsorted(codes, codes[hi], side="left"))
+            hi = at if at > lo else int(np.searchsorted(codes, codes[hi], side="right"))
+        first, last = int(codes[lo]), int(codes[hi - 1])
+        parts.append((first, _grouped_stats(
+            codes[lo:hi] - first, values[lo:hi], last - first + 1,
+            None if interval is None else interval[lo:hi], quantiles)))
+        lo = hi
+    out = GroupedStats(np.full((ngroups, len(quantiles)), np.nan), np.full(ngroups, np.nan),
+                       np.full(ngroups, np.nan), np.zeros(ngroups, dtype=np.int64),
+                       np.zeros(ngroups, dtype=np.float64))
+    for first, part in parts:
+        span = slice(first, first + part.count.size)
+        out.quantiles[span] = part.quantiles
+        out.max[span] = part.max
+        out.mean[span] = part.mean
+        out.count[span] = part.count
+        out.duration[span] = part.duration
+    return out
+
+
+#: rows of one block of :func:`grouped_stats`
+STATS_BLOCK_ROWS = 1 << 18
+
+
+def _grouped_stats(codes: IntArray, values: FloatArray, ngroups: int,
+                   interval: FloatArray | None, quantiles: Sequence[float]) -> GroupedStats:
     keep = ~np.isnan(values)
     if keep.all():  # no copies (working sets have no NaN)
         c, v = codes, values

@@ -116,3 +116,21 @@ def test_grouped_stats_contiguous_fast_path_matches_numpy() -> None:
             assert g.duration[code] == v.size
         else:
             assert np.isnan(g.max[code])
+
+
+def test_grouped_stats_in_blocks_equal_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rightsize.analysis import workloads
+
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 3000, 40)
+    counts[7] = 9000  # a group longer than a block
+    codes = np.repeat(np.arange(40), counts)
+    values = rng.lognormal(0, 1, codes.size)
+    values[rng.random(codes.size) < 0.1] = np.nan
+    interval = rng.random(codes.size)
+    whole = workloads.grouped_stats(codes, values, 44, interval=interval)
+    monkeypatch.setattr(workloads, "STATS_BLOCK_ROWS", 2000)
+    blocked = workloads.grouped_stats(codes, values, 44, interval=interval)
+    for field in ("quantiles", "max", "mean", "count", "duration"):
+        np.testing.assert_array_equal(getattr(blocked, field), getattr(whole, field))
+    assert int(whole.count[7]) == int(np.isfinite(values[codes == 7]).sum())
