@@ -355,13 +355,14 @@ class _CsvReader:
 
     def text_of(self, rows: int | None) -> TextOf:
         """``text(start)``: the chunk of ``rows`` starting at row label ``start``, as text
-        (the error path: the file is read again up to that chunk)."""
+        (the error path: the records before it are skipped, blank lines and quoted
+        line breaks counted as the chunked read counts them)."""
 
         def text(start: int) -> pd.DataFrame:
-            for chunk in self.chunks(rows, typed=False):
-                if len(chunk) and int(chunk.index[0]) == start:
-                    return chunk
-            raise AssertionError(f"no chunk starts at row {start}")  # pragma: no cover
+            frame: pd.DataFrame = self.read(
+                dtype=str, skiprows=lambda i: 0 < i <= start, nrows=rows)
+            frame.index = pd.RangeIndex(start, start + len(frame))
+            return frame
 
         return text
 

@@ -282,3 +282,26 @@ def test_kept_integers_stay_exact_across_narrow_and_wide_chunks(
     samples = load(tmp_path / "rs.db").samples
     assert samples["mem_working_set"].tolist() == mems
     assert samples["periods"].tolist() == [2**33 if i == 4 else i for i in range(len(mems))]
+
+
+def test_a_late_error_after_blank_lines_and_quoted_line_breaks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the failing chunk is read again as text after skipping the records before it:
+    # blank lines and a label with a line break count as the chunked read counts them
+    monkeypatch.setattr(interchange, "CHUNK_ROWS", 20)
+    lines = ["timestamp,container,cpu_cores,memory_bytes,labels"]
+    for i in range(90):
+        label = '"{""note"":\n""two lines""}"' if i % 17 == 3 else ""
+        memory = "-1" if i == 71 else str(2**20 + i)
+        lines.append(f"{T0 + i},c{i % 2},0.5,{memory},{label}")
+        if i % 13 == 5:
+            lines.append("")
+    path = tmp_path / "late.csv"
+    path.write_text("\n".join(lines) + "\n")
+    typed = _error(path, tmp_path)
+    assert "column 'memory_bytes': negative value '-1'" in typed
+    _text_only(monkeypatch)
+    assert _error(path, tmp_path) == typed
+    monkeypatch.setattr(interchange, "CHUNK_ROWS", 10**9)
+    assert _error(path, tmp_path) == typed
