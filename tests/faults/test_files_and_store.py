@@ -360,7 +360,8 @@ def _written(pid: int) -> int:
 
 
 def test_import_killed_midway_leaves_the_store_as_it_was(db: Path, tmp_path: Path) -> None:
-    big = _csv(tmp_path / "big.csv", containers=50, samples=6000, noisy=True)  # 300,000 rows
+    # 600,000 rows: more than one WRITE_ROWS flush, so the kill lands while chunks are written
+    big = _csv(tmp_path / "big.csv", containers=100, samples=6000, noisy=True)
     before = _snapshot(db)
     for sig in (signal.SIGKILL, signal.SIGINT):
         proc = subprocess.Popen([sys.executable, "-m", "rightsize", "--db", str(db), "import",
