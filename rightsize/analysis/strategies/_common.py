@@ -50,8 +50,9 @@ def nan_to_zero(values: FloatArray) -> FloatArray:
     return out
 
 
-def decay_weights(ts: FloatArray, ref: float, half_life: float) -> FloatArray:
-    """``2 ** ((ts - ref) / half_life)``: 1 at ``ref``, halving every ``half_life`` seconds."""
+def decay_weights(ts: FloatArray, ref: float | FloatArray, half_life: float) -> FloatArray:
+    """``2 ** ((ts - ref) / half_life)``: 1 at ``ref``, halving every ``half_life`` seconds
+    (``ref`` may be one per element)."""
     if half_life <= 0 or not math.isfinite(half_life):
         return np.ones_like(ts)
     return np.asarray(np.exp2((ts - ref) / half_life), dtype=np.float64)

@@ -12,13 +12,13 @@ whether it is measured alone or among thousands.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from rightsize.analysis.strategies._common import DAY, decay_weights, nan_to_zero
 from rightsize.analysis.strategies.segments import (
     Segments,
     padded,
@@ -34,22 +34,6 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-DAY = 86400.0
-
-
-def _zero_nan(values: FloatArray) -> FloatArray:
-    out = np.array(values, dtype=np.float64)
-    out[np.isnan(out)] = 0.0
-    if not np.isfinite(out).all():
-        return np.asarray(np.nan_to_num(out), dtype=np.float64)
-    return out
-
-
-def _decay(ts: FloatArray, ref: FloatArray, half_life: float) -> FloatArray:
-    """``2 ** ((ts - ref) / half_life)`` (1 everywhere without a half-life)."""
-    if half_life <= 0 or not math.isfinite(half_life):
-        return np.ones_like(ts)
-    return np.asarray(np.exp2((ts - ref) / half_life), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -70,7 +54,7 @@ def confidence(ts: FloatArray, cpu: FloatArray, memory: FloatArray, interval: Fl
     typical interval)."""
     ok = np.isfinite(cpu) & np.isfinite(memory)
     n = seg_sum(ok.astype(np.int64), seg).astype(np.int64)
-    dt = _zero_nan(interval)
+    dt = nan_to_zero(interval)
     span = (seg.last(ts) - seg.first(ts)) + seg.first(dt)
     days = span / DAY
     positive = dt > 0
@@ -134,18 +118,18 @@ def cpu_measures(ts: FloatArray, cpu: FloatArray, interval: FloatArray, throttle
     keep = np.isfinite(cpu)
     cseg = seg.select(keep)
     ts_c, bumped, thr = ts[keep], cpu[keep].copy(), throttled[keep]
-    hot = _zero_nan(thr) > params["throttle_threshold"]
+    hot = nan_to_zero(thr) > params["throttle_threshold"]
     bumped[hot] *= 1 + params["throttle_bump"]
     with np.errstate(divide="ignore", invalid="ignore"):
         hot_share = seg_sum(hot.astype(np.int64), cseg) / cseg.counts
-    dt = _zero_nan(interval[keep])
+    dt = nan_to_zero(interval[keep])
     positive = dt > 0
     if not positive.all():
         pseg = cseg.select(positive)
         fill = np.where(pseg.counts > 0, seg_median(dt[positive], pseg), 1.0)
         dt = np.where(positive, dt, fill[cseg.ids])
     last = cseg.last(ts_c)
-    weights = _decay(ts_c, last[cseg.ids], params["cpu_half_life_hours"] * 3600) * dt
+    weights = decay_weights(ts_c, last[cseg.ids], params["cpu_half_life_hours"] * 3600) * dt
     return CpuMeasures(cseg, np.maximum(bumped, 0.0), bumped, weights, hot_share)
 
 
@@ -256,7 +240,7 @@ def memory_measures(ts: FloatArray, memory: FloatArray, interval: FloatArray, se
                       top)
     owner = days.ids
     end_d, recent_d = end[owner], recent[owner]
-    fade = _decay(np.minimum(peak_ts + params["memory_keep_hours"] * 3600, end_d), end_d,
+    fade = decay_weights(np.minimum(peak_ts + params["memory_keep_hours"] * 3600, end_d), end_d,
                   params["memory_half_life_hours"] * 3600)
     faded = recent_d + np.maximum(peaks - recent_d, 0.0) * fade
     peak = np.maximum(recent, seg_max(faded, days, -np.inf))
@@ -273,7 +257,7 @@ def memory_measures(ts: FloatArray, memory: FloatArray, interval: FloatArray, se
     share, scale, largest = _records(peaks, days, int(params["memory_record_days"]))
     used = (ts > (end - params["memory_usage_days"] * DAY)[seg.ids]) & fin
     useg = seg.select(used)
-    weights = _zero_nan(interval[used]) + 1e-9
+    weights = nan_to_zero(interval[used]) + 1e-9
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = seg_sum(memory[used] * weights, useg) / seg_sum(weights, useg)
         usage = np.where((useg.counts > 0) & (peak > 0), mean / peak, 1.0)
