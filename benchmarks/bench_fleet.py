@@ -18,11 +18,23 @@ process per run: wall time, queries, bytes read, samples stored and the
 child's peak RSS (``ru_maxrss``). ``--subset N`` also runs the first N
 hosts (``instance=~...``), to show that the peak RSS follows the
 batch size, not the fleet size.
+
+Up to 24 hours, Prometheus is loaded from one OpenMetrics file (16 GB for the
+default fleet). Longer spans would not fit on the disk as one file (7 days is
+about 113 GB), so they are loaded in 18-hour pieces: the text of one piece is
+written, ``promtool`` makes its one block in the TSDB directory, the text is
+deleted, and so on. The pieces are promtool's own block windows
+(``--max-block-duration=18h`` gives blocks of 18 h aligned to the Unix epoch),
+so the blocks do not overlap, and Prometheus is started with a retention
+(span + 72 h) whose tenth is under 54 h, so that it does not compact the
+blocks into larger ones while the runs are timed. A block already in the
+directory is kept, so an interrupted load resumes with the next piece.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -42,6 +54,9 @@ sys.path[:0] = [str(HERE.parent)]  # run from a checkout without installing
 
 SCRAPE = 60
 MiB = 1024 * 1024
+# One promtool block (2 h * 3**k, aligned to the epoch) and so one piece of a long load.
+BLOCK = 18 * 3600
+ONE_FILE_HOURS = 24  # longer spans are loaded into Prometheus piece by piece
 
 
 def host_name(i: int) -> str:
@@ -106,11 +121,17 @@ def write_vm_json(series: Iterator[SeriesData],
     return n
 
 
-def write_openmetrics(series: Iterator[SeriesData],
-                      path: Path) -> int:
+def write_openmetrics(series: Iterator[SeriesData], path: Path,
+                      window: tuple[int, int] | None = None) -> int:
+    """OpenMetrics text with ``# EOF``; only the points in ``window`` (``[lo, hi)`` s) if given."""
     n = 0
     with path.open("w") as f:
         for name, labels, ts, vs in series:
+            if window is not None:
+                keep = (ts >= window[0]) & (ts < window[1])
+                if not keep.any():
+                    continue
+                ts, vs = ts[keep], vs[keep]
             head = name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "} "
             f.writelines(f"{head}{v} {t}\n" for v, t in zip(_num(vs), ts.astype(int).tolist(),
                                                             strict=True))
@@ -127,6 +148,54 @@ def load_vm(binary: str, data: Path, source: Path) -> None:
                        timeout=None)  # fmt: skip
         r.raise_for_status()
         httpx.get(f"{url}/internal/force_flush", timeout=600).raise_for_status()
+
+
+def blocks(tsdb: Path) -> dict[Path, tuple[int, int]]:
+    """The finished blocks of a TSDB directory: (first, last + 1) sample time in ms."""
+    found = {}
+    for meta in tsdb.glob("*/meta.json"):
+        if ".tmp" not in meta.parent.name:
+            m = json.loads(meta.read_text())
+            found[meta.parent] = (int(m["minTime"]), int(m["maxTime"]))
+    return found
+
+
+def du(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def load_prometheus_pieces(promtool: str, tsdb: Path, source: Path, end: int, hours: int,
+                           containers: int, hosts: int) -> None:
+    """Load the fleet one promtool block at a time; print each piece's and the total times."""
+    since = end - hours * 3600
+    tsdb.mkdir(parents=True, exist_ok=True)
+    samples = size = 0
+    writing = tool = 0.0
+    for lo in range(since // BLOCK * BLOCK, end + 1, BLOCK):
+        hi = lo + BLOCK
+        start = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(lo))
+        if any(lo * 1000 <= first < hi * 1000 for first, _ in blocks(tsdb).values()):
+            print(f"prometheus: block {start} +{BLOCK // 3600}h already loaded", flush=True)
+            continue
+        t0 = time.perf_counter()
+        n = write_openmetrics(fleet(end, hours, containers, hosts), source, (lo, hi))
+        t1 = time.perf_counter()
+        subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics",
+                        f"--max-block-duration={BLOCK // 3600}h", "-q", str(source), str(tsdb)],
+                       check=True, capture_output=True)  # fmt: skip
+        t2 = time.perf_counter()
+        piece = source.stat().st_size
+        source.unlink()
+        samples, size, writing, tool = samples + n, size + piece, writing + t1 - t0, tool + t2 - t1
+        print(f"prometheus: block {start} +{BLOCK // 3600}h: {n:,} samples, "
+              f"{piece / 1e9:.1f} GB OpenMetrics written in {t1 - t0:.0f}s, "
+              f"promtool {t2 - t1:.0f}s", flush=True)  # fmt: skip
+    found = blocks(tsdb)
+    spans = sorted(found.values())
+    overlaps = sum(b[0] < a[1] for a, b in itertools.pairwise(spans))
+    print(f"prometheus: {samples:,} samples loaded now, {size / 1e9:.1f} GB OpenMetrics in all, "
+          f"written in {writing:.0f}s, promtool {tool:.0f}s; TSDB {len(found)} blocks "
+          f"({overlaps} overlapping), {du(tsdb) / 1e9:.2f} GB", flush=True)  # fmt: skip
 
 
 def child(args: argparse.Namespace) -> int:
@@ -205,7 +274,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             prometheus, promtool = shutil.which("prometheus"), shutil.which("promtool")
             tsdb = args.data / f"{tag}.tsdb"
-            if not (args.data / f"{tag}.tsdb.done").exists():
+            pieces = args.hours > ONE_FILE_HOURS
+            if pieces and not (args.data / f"{tag}.tsdb.done").exists():
+                load_prometheus_pieces(str(promtool), tsdb, args.data / f"{tag}.om", end,
+                                       args.hours, args.containers, args.hosts)  # fmt: skip
+                (args.data / f"{tag}.tsdb.done").write_text("ok")
+            elif not (args.data / f"{tag}.tsdb.done").exists():
                 source = args.data / f"{tag}.om"
                 t0 = time.perf_counter()
                 n = write_openmetrics(fleet(end, args.hours, args.containers, args.hosts), source)
@@ -217,7 +291,10 @@ def main(argv: list[str] | None = None) -> int:
                       flush=True)  # fmt: skip
                 source.unlink()
                 (args.data / f"{tag}.tsdb.done").write_text("ok")
-            server = prometheus_server(str(prometheus), tsdb)
+            # Pieces: a tenth of this retention is Prometheus' largest block, under 54 h, so
+            # the 18 h blocks are left as they are (see the module docstring).
+            retention = f"{args.hours + 72}h" if pieces else "30d"
+            server = prometheus_server(str(prometheus), tsdb, retention=retention)
         with server as url:
             for run in runs:
                 for label, selector in subsets:
