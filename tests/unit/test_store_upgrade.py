@@ -163,15 +163,21 @@ def test_a_damaged_chunk_names_the_store_and_the_container(tmp_path: Path) -> No
     with Store(db) as store:
         store.seal_all()
     conn = sqlite3.connect(db)
-    rowid, data = conn.execute("SELECT rowid, data FROM chunks ORDER BY rowid LIMIT 1").fetchone()
+    # a chunk of the last container in read order: chunks before it in its batch decode fine
+    rowid, data, cid = conn.execute(
+        "SELECT c.rowid, c.data, s.container_id FROM chunks c JOIN series s ON s.id = c.series "
+        "ORDER BY s.host DESC, s.container_id DESC, c.t0 DESC LIMIT 1").fetchone()
     conn.execute("UPDATE chunks SET data = ? WHERE rowid = ?", (data[:40] + b"\xff" * 30, rowid))
     conn.commit()
     (others,) = conn.execute("SELECT count(*) FROM chunks WHERE rowid != ?", (rowid,)).fetchone()
+    (containers,) = conn.execute("SELECT count(DISTINCT series) FROM chunks").fetchone()
     conn.close()
+    assert containers > 1
     with pytest.raises(InputError) as err:
         load(db)
     message = str(err.value)
     assert "\n" not in message and str(db) in message and "damaged sample chunk" in message
+    assert f"of {cid} on" in message  # the container the damaged chunk belongs to
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT count(*) FROM chunks WHERE rowid != ?", (rowid,)).fetchone()[0] \
         == others  # reading changed nothing
