@@ -72,3 +72,48 @@ def test_a_damaged_chunk_names_its_index() -> None:
     with pytest.raises(bulk.BulkError) as caught:
         bulk.decode_many([b"nope" + good[4:]], ["ts"])
     assert caught.value.index == 0 and "magic" in str(caught.value)
+
+
+def test_load_in_small_batches_mixing_chunks_and_head_rows(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Containers with chunks only, chunks and head rows, head rows only, and a window:
+    read in batches of a few rows, everything comes back in key order, value for value."""
+    from pathlib import Path
+
+    from rightsize.store import Store, load, reader
+    from tests.store_rows import expected_samples, sample
+
+    db = Path(str(tmp_path)) / "mixed.db"
+    rows = []
+    with Store(db) as store:
+        for cid in ("c1", "c5", "c3", "c2"):
+            batch = [sample(cid, 1.79e9 + 10 * i, cpu_total_ns=10**9 * i + 7,
+                            mem_working_set=4096 * (100 + i % 7)) for i in range(40)]
+            store.write_round(samples=batch)
+            rows += batch
+        store.seal_all()
+        for cid in ("c3", "c4", "c0"):  # c3: head after chunks; c4, c0: head only
+            late = [sample(cid, 1.79e9 + 400 + 10 * i, cpu_total_ns=10**12 + i,
+                           mem_working_set=8192 * (1 + i)) for i in range(5)]
+            store.write_round(samples=late)
+            rows += late
+    want = expected_samples(rows, ["host", "container_id", "ts", "cpu_total_ns",
+                                   "mem_working_set"])
+    for size in (1, 50, 100, 1 << 18):  # one container a batch, two, three, all
+        monkeypatch.setattr(reader, "BATCH_ROWS", size)
+        got = load(db, columns=["ts", "cpu_total_ns", "mem_working_set"]).samples
+        got = got.astype({"host": str, "container_id": str})
+        pd_equal(got[list(want.columns)], want)
+        window = load(db, since=1.79e9 + 200, until=1.79e9 + 410,
+                      columns=["ts", "mem_working_set"]).samples
+        inside = want[(want["ts"] >= 1.79e9 + 200) & (want["ts"] <= 1.79e9 + 410)]
+        assert window["container_id"].astype(str).tolist() == inside["container_id"].tolist()
+        np.testing.assert_array_equal(window["mem_working_set"], inside["mem_working_set"])
+
+
+def pd_equal(a: object, b: object) -> None:
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True),  # type: ignore[union-attr]
+                                  check_dtype=False, check_categorical=False)
