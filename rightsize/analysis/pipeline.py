@@ -40,6 +40,7 @@ from rightsize.analysis.result import AnalysisResult, WorkloadResult
 from rightsize.analysis.strategies import get_strategy, recommend_pool, resolve_params
 from rightsize.analysis.strategies.base import History, Pool
 from rightsize.analysis.strategies.in_effect import previous_for
+from rightsize.analysis.strategies.segments import pool_order
 from rightsize.analysis.thresholds import Thresholds
 from rightsize.analysis.usage import container_codes, usage_series
 from rightsize.analysis.workloads import grouped_stats, workload_names
@@ -213,9 +214,7 @@ def analyze(
     nsamples = np.bincount(row_w, minlength=nwl)
 
     # rows grouped by workload, by time (for the histories and a fast per-group sort)
-    order: IntArray | None = None
-    if np.any(row_w[1:] < row_w[:-1]) or np.any((row_w[1:] == row_w[:-1]) & (ts[1:] < ts[:-1])):
-        order = np.lexsort((ts, row_w))
+    order = pool_order(row_w, ts)
     wstarts = np.concatenate(([0], np.cumsum(nsamples))).astype(np.int64)
     throttled = frame["throttled_share"].to_numpy()
     cols = [ts, cpu, mem, interval, throttled]

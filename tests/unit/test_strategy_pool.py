@@ -7,7 +7,7 @@ import pytest
 
 from rightsize.analysis.strategies import recommend, recommend_pool, resolve_params
 from rightsize.analysis.strategies.base import History, Pool
-from rightsize.analysis.strategies.segments import Segments, padded, seg_median
+from rightsize.analysis.strategies.segments import Segments, padded, pool_order, seg_median
 from rightsize.model import Declared, Recommendation
 
 DAY = 86400.0
@@ -83,3 +83,21 @@ def test_segment_median_and_padding_by_hand() -> None:
     assert shapes == [(1, 1), (2, 4)]  # 1 row -> 1; 3 and 4 rows -> 4, in one block
     for block, _, real in blocks:
         assert (real.sum(axis=1) == seg.counts[block]).all()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_pool_order_is_lexsort(seed: int) -> None:
+    """Containers' runs moved whole, replicas merged by time: np.lexsort((ts, codes))."""
+    rng = np.random.default_rng(seed)
+    ncont = int(rng.integers(2, 300))
+    groups = rng.permutation(ncont) % int(rng.integers(1, ncont + 1))  # some share a code
+    codes, times = [], []
+    for c in range(ncont):
+        m = int(rng.integers(1, 60))
+        codes.append(np.full(m, groups[c]))
+        times.append(np.sort(rng.integers(0, 40, m).astype(float)))  # ties across containers
+    w, ts = np.concatenate(codes), np.concatenate(times)
+    got = pool_order(w, ts)
+    want = np.lexsort((ts, w))
+    assert got is not None and (got == want).all()
+    assert pool_order(w[want], ts[want]) is None

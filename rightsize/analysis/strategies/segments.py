@@ -128,3 +128,37 @@ def padded(seg: Segments, rows: BoolArray | None = None
             real = cols[None, :] < n[block][:, None]
             index = np.where(real, seg.starts[:-1][block][:, None] + cols[None, :], 0)
             yield block, index, real
+
+
+def pool_order(codes: IntArray, ts: FloatArray) -> IntArray | None:
+    """``np.lexsort((ts, codes))`` (rows grouped by code, time-sorted within, ties in
+    row order), or None when the rows already are in that order.
+
+    The rows come container by container, each in time order, so a group of one
+    container is one run: runs are moved whole, and only the rows of groups of
+    several runs (replicas) are sorted, and only when they are the minority.
+    """
+    if codes.size < 2:
+        return None
+    same = codes[1:] == codes[:-1]
+    back = ts[1:] < ts[:-1]
+    if not bool(((codes[1:] < codes[:-1]) | (same & back)).any()):
+        return None
+    # a run: rows of one code in time order (a new container of the same code starts one)
+    starts = np.flatnonzero(np.concatenate(([True], ~same | back)))
+    run_code = codes[starts]
+    runs_of = np.bincount(run_code)
+    multi = runs_of[codes] > 1
+    if 2 * int(multi.sum()) > codes.size:
+        return np.lexsort((ts, codes))
+    lengths = np.diff(np.append(starts, codes.size))
+    by_code = np.argsort(run_code, kind="stable")
+    moved = lengths[by_code]
+    first = np.zeros(moved.size, dtype=np.int64)
+    np.cumsum(moved[:-1], out=first[1:])
+    order = np.repeat(starts[by_code] - first, moved) + np.arange(codes.size, dtype=np.int64)
+    if multi.any():
+        at = np.flatnonzero(multi[order])  # the replicas' rows, grouped by code already
+        rows = order[at]
+        order[at] = rows[np.lexsort((ts[rows], codes[rows]))]
+    return order
