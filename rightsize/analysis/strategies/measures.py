@@ -35,7 +35,6 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 
-
 @dataclass(frozen=True)
 class Confidence:
     """Per workload: samples with CPU and memory, days, coverage and the confidences."""
