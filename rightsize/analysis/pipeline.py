@@ -123,6 +123,7 @@ def analyze(
     exclude: Sequence[str] = (),
     source: Mapping[str, Any] | None = None,
     last: Mapping[str, Recommendation] | None = None,
+    reuse_inputs: bool = False,
 ) -> AnalysisResult:
     """Findings, statistics and recommendations for every workload in ``dataset``.
 
@@ -136,6 +137,8 @@ def analyze(
     workload names; ``exclude``: fnmatch patterns of workloads left out (the
     config's ``exclude``), applied after ``workload``. ``source``: what the
     data came from, for the JSON ``source`` block (default: ``{"kind": "store", "hosts": [...]}``).
+    ``reuse_inputs``: ``dataset`` is the caller's own and read no more, so its counter
+    columns may hold the per-interval results (see :func:`usage_series`).
     Raises RuntimeFailure when no samples are left.
     """
     t = thresholds or Thresholds()
@@ -194,6 +197,7 @@ def analyze(
         gap_factor=t.gap_factor,
         failcnt_hosts=failcnt_hosts,
         known=sample_codes if all_samples else None,
+        reuse_inputs=reuse_inputs,
     )
     keys = usage.keys
     ncont = len(keys)

@@ -226,6 +226,7 @@ def analyze(source: Source = None, *, manifests: Manifests = (),
         dataset, strategy=name, params=cfg.params_for(name) if params is None else params,
         thresholds=cfg.thresholds if thresholds is None else thresholds, workload=workload,
         exclude=cfg.exclude, source=source_block(dataset), last=last,
+        reuse_inputs=not isinstance(source, Dataset),  # loaded here: nobody else reads it
     )
 
 
@@ -249,7 +250,7 @@ def raw_histories(result: AnalysisResult, prometheus: Prometheus | None,
             read_prometheus(store, prometheus, result.window[0], result.window[1],
                             raw_workloads=names)
         raw = rightsize.analysis.pipeline.analyze(load(db, columns=SAMPLE_INPUTS),
-                                                  strategy=result.strategy)
+                                                  strategy=result.strategy, reuse_inputs=True)
     log.info("re-read %d flagged workloads at full resolution for their charts", len(names))
     return raw.histories
 

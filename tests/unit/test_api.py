@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import rightsize
@@ -174,3 +175,28 @@ def test_config_exclude_leaves_workloads_out_of_analyze_and_check(
     assert "lab-idle" not in check.stdout and "lab-oomchild" not in check.stdout
     with pytest.raises(RuntimeFailure, match="excluded by the config's exclude"):
         rightsize.analyze(LAB_SESSION, config=Config(exclude=("*",)))  # exit 3 in the CLI
+
+
+def test_reusing_the_loaded_counters_changes_no_result_and_no_users_dataset() -> None:
+    """analyze() writes per-interval results over the counters of a dataset it loaded
+    itself; a Dataset the user passes is left as it was, and the results are the same."""
+    import pandas as pd
+
+    from rightsize.analysis import pipeline
+
+    mine = rightsize.load(LAB_SESSION)
+    kept = mine.samples.copy()
+    from_dataset = rightsize.analyze(mine)
+    pd.testing.assert_frame_equal(mine.samples, kept)  # the user's dataset is untouched
+    from_source = rightsize.analyze(LAB_SESSION)  # loaded inside: its counters are reused
+    assert from_source.to_dict()["workloads"] == from_dataset.to_dict()["workloads"]
+    pd.testing.assert_frame_equal(from_source.usage, from_dataset.usage)
+    # and the reuse does happen: the loaded counters hold the results afterwards
+    loaded = rightsize.load(LAB_SESSION)
+    before = loaded.samples["cpu_total_ns"].to_numpy().copy()
+    reused = pipeline.analyze(loaded, reuse_inputs=True)
+    after = loaded.samples["cpu_total_ns"].to_numpy()
+    assert not np.array_equal(before, after, equal_nan=True)
+    order = reused.usage_frame.sort_values(["host", "container_id", "ts"], kind="stable")
+    np.testing.assert_array_equal(np.sort(after[np.isfinite(after)]),
+                                  np.sort(order["cpu"].dropna().to_numpy()))
