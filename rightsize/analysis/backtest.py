@@ -327,7 +327,7 @@ def score(rec: Recommendation, test: History) -> dict[str, float]:
     return out
 
 
-def _sized_all(name: str, windows: Sequence[History], params: Mapping[str, float]
+def _recommend_all(name: str, windows: Sequence[History], params: Mapping[str, float]
                ) -> list[Recommendation]:
     """The strategy on every window at once (a :class:`Pool`)."""
     return recommend_pool(name, Pool.of(windows), params) if windows else []
@@ -372,7 +372,7 @@ def count_changes_all(
         return [0] * len(fits)
     jobs = [_Refits(h, first, cut + refit_every) for h, cut, first in fits]
     while live := [j for j in jobs if j.active]:
-        for job, rec in zip(live, _sized_all(name, [j.window() for j in live], params),
+        for job, rec in zip(live, _recommend_all(name, [j.window() for j in live], params),
                             strict=True):
             job.advance(rec, refit_every)
     return [j.changes for j in jobs]
@@ -401,7 +401,7 @@ def backtest(
         p = resolved[name]
         ready = [(w, tr, te, cut) for w, (tr, te, cut) in splits.items()
                  if te.ts.size and tr.ts.size]
-        fitted = dict(zip([w for w, *_ in ready], _sized_all(name, [r[1] for r in ready], p),
+        fitted = dict(zip([w for w, *_ in ready], _recommend_all(name, [r[1] for r in ready], p),
                           strict=True))
         scored: list[tuple[dict[str, Any], History, float, Recommendation]] = []
         for workload, (tr, te, cut) in splits.items():
@@ -576,7 +576,7 @@ def _replay_all(name: str, jobs: Sequence[_Replay], params: Mapping[str, float])
     while live := [j for j in jobs if j.active]:
         windows = [(j, j.window()) for j in live]
         asked = [(j, w) for j, w in windows if w is not None]
-        recs = _sized_all(name, [w for _, w in asked], params)
+        recs = _recommend_all(name, [w for _, w in asked], params)
         got = {id(j): rec for (j, _), rec in zip(asked, recs, strict=True)}
         for job in live:
             job.advance(got.get(id(job)))

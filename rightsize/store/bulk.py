@@ -58,27 +58,9 @@ class _Column:
     floats: bool = False  # some chunk holds it as floats: the whole column is float64
 
 
-def _header(blob: bytes) -> tuple[int, list[tuple[int, int, int, int]], int]:
-    try:
-        magic, n, ncols = codec._HEAD.unpack_from(blob, 0)
-    except struct.error as exc:
-        raise ChunkError("too short for a chunk header") from exc
-    if magic != codec._MAGIC:
-        raise ChunkError("not a rightsize chunk (bad magic)")
-    offset = codec._HEAD.size
-    layout: list[tuple[int, int, int, int]] = []
-    try:
-        for _ in range(ncols):
-            layout.append(codec._COL.unpack_from(blob, offset))
-            offset += codec._COL.size
-    except struct.error as exc:
-        raise ChunkError(f"damaged chunk header ({exc})") from exc
-    return int(n), layout, offset
-
-
 def _read(blob: bytes, index: int, wanted: set[str], columns: dict[str, _Column]) -> int:
     """Sort the ``wanted`` columns of one chunk into ``columns``; returns its rows."""
-    n, layout, offset = _header(blob)
+    n, layout, offset = codec.header(blob)
     body = memoryview(blob)[offset:]
     pos = 0
     missing = set(wanted)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CHUNK_COLUMNS", "ChunkError", "decode", "decode_exact", "encode"]
+__all__ = ["CHUNK_COLUMNS", "ChunkError", "decode", "decode_exact", "encode", "header"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -252,13 +252,8 @@ def decode(blob: bytes, wanted: Iterable[str] | None = None) -> tuple[int, dict[
 Exact = tuple[Column, "npt.NDArray[np.bool_] | None"]
 
 
-def decode_exact(
-    blob: bytes, wanted: Iterable[str] | None = None
-) -> tuple[int, dict[str, Exact]]:
-    """Like :func:`decode`, but exact: {column: (values, present mask or None = all)}.
-
-    Integer columns stay int64 (0 where missing); a column the chunk lacks is all-missing.
-    """
+def header(blob: bytes) -> tuple[int, list[tuple[int, int, int, int]], int]:
+    """(rows, [(column id, encoding, parameter, body length)], where the bodies start)."""
     try:
         magic, n, ncols = _HEAD.unpack_from(blob, 0)
     except struct.error as exc:
@@ -273,6 +268,17 @@ def decode_exact(
             offset += _COL.size
     except struct.error as exc:
         raise ChunkError(f"damaged chunk header ({exc})") from exc
+    return int(n), layout, offset
+
+
+def decode_exact(
+    blob: bytes, wanted: Iterable[str] | None = None
+) -> tuple[int, dict[str, Exact]]:
+    """Like :func:`decode`, but exact: {column: (values, present mask or None = all)}.
+
+    Integer columns stay int64 (0 where missing); a column the chunk lacks is all-missing.
+    """
+    n, layout, offset = header(blob)
     body = memoryview(blob)[offset:]
     want = set(CHUNK_COLUMNS if wanted is None else wanted)
     out: dict[str, Exact] = {}

@@ -274,8 +274,8 @@ class _Reader:
             while j < len(batch) and not special[j]:
                 j += 1
             lo, hi = int(starts[i]), int(starts[j])
-            self._emit(take(cols, slice(lo, hi)) if keep[lo:hi].all() else
-                       take(take(cols, slice(lo, hi)), keep[lo:hi]),
+            part = take(cols, slice(lo, hi))
+            self._emit(part if keep[lo:hi].all() else take(part, keep[lo:hi]),
                        [sid for sid, _ in batch[i:j]], kept_counts[i:j])
             i = j
 

@@ -45,6 +45,11 @@ class Confidence:
     confidence: FloatArray
     length: FloatArray  # days x samples: what the headroom follows
 
+    def take(self, index: IntArray) -> Confidence:
+        """The workloads ``index``."""
+        return Confidence(self.samples[index], self.days[index], self.coverage[index],
+                          self.confidence[index], self.length[index])
+
 
 def confidence(ts: FloatArray, cpu: FloatArray, memory: FloatArray, interval: FloatArray,
                seg: Segments, params: Mapping[str, float]) -> Confidence:

@@ -107,7 +107,7 @@ from rightsize.analysis.strategies.measures import (
     memory_measures,
     record_risks,
 )
-from rightsize.analysis.strategies.segments import Segments
+from rightsize.analysis.strategies.segments import Segments, pool_order
 from rightsize.analysis.thresholds import MIN_DURATION, MIN_SAMPLES, data_shortfall
 from rightsize.model import Recommendation
 from rightsize.units import format_cpu, format_memory
@@ -265,31 +265,40 @@ def _sized(rec: Recommendation) -> bool:
 
 def _sorted(pool: Pool, seg: Segments) -> Pool:
     """``pool`` with each workload's rows in time order (they usually are)."""
-    ts = pool.ts
-    if ts.size < 2 or not bool(((ts[1:] < ts[:-1]) & (seg.ids[1:] == seg.ids[:-1])).any()):
+    order = pool_order(seg.ids, pool.ts)
+    if order is None:
         return pool
-    order = np.lexsort((ts, seg.ids))
-    return dataclasses.replace(pool, ts=ts[order], cpu=pool.cpu[order],
+    return dataclasses.replace(pool, ts=pool.ts[order], cpu=pool.cpu[order],
                                memory=pool.memory[order], interval=pool.interval[order],
                                throttled=pool.throttled[order])
 
 
-def _rows(pool: Pool, seg: Segments, keep: npt.NDArray[np.bool_], starts: npt.NDArray[np.int64],
-          oom_ts: list[FloatArray] | None = None) -> Pool:
+def _rows(pool: Pool, keep: npt.NDArray[np.bool_], starts: npt.NDArray[np.int64]) -> Pool:
+    """``pool`` cut to the rows where ``keep`` holds (``starts``: their segments)."""
     return dataclasses.replace(
         pool, ts=pool.ts[keep], cpu=pool.cpu[keep], memory=pool.memory[keep],
-        interval=pool.interval[keep], throttled=pool.throttled[keep], starts=starts,
-        oom_ts=pool.oom_ts if oom_ts is None else oom_ts)
+        interval=pool.interval[keep], throttled=pool.throttled[keep], starts=starts)
 
 
 def _last_hours(pool: Pool, seg: Segments, hours: float) -> Pool:
     """The samples (and OOM kills) of each workload's last ``hours``."""
-    start = seg.last(pool.ts)
-    start = start - hours * 3600
+    start = seg.last(pool.ts) - hours * 3600
     keep = pool.ts > start[seg.ids]
     kills = [o if not np.isfinite(s) else o[o > s]
              for o, s in zip(pool.oom_ts, start.tolist(), strict=True)]
-    return _rows(pool, seg, keep, seg.select(keep).starts, kills)
+    return dataclasses.replace(_rows(pool, keep, seg.select(keep).starts), oom_ts=kills)
+
+
+def _workloads(pool: Pool, seg: Segments, index: npt.NDArray[np.int64]) -> Pool:
+    """The workloads ``index`` of ``pool``, whole."""
+    picked = index.tolist()
+    chosen = np.zeros(seg.size, dtype=bool)
+    chosen[index] = True
+    return dataclasses.replace(
+        _rows(pool, chosen[seg.ids], Segments.of_counts(seg.counts[index]).starts),
+        oom_ts=[pool.oom_ts[w] for w in picked], declared=[pool.declared[w] for w in picked],
+        previous=[pool.previous[w] for w in picked],
+        containers=[pool.containers[w] for w in picked])
 
 
 #: rows measured together: bigger pools go in slices of whole workloads, whose
@@ -344,26 +353,17 @@ def _recommend_slice(pool: Pool, params: Mapping[str, float]) -> list[Recommenda
         else:
             sized[w] = True
     if sized.any():
-        keep = sized[seg.ids]
         index = np.flatnonzero(sized)
-        sub_seg = Segments.of_counts(seg.counts[index])
-        picked = index.tolist()
-        sub = dataclasses.replace(
-            _rows(pool, seg, keep, sub_seg.starts),
-            oom_ts=[pool.oom_ts[w] for w in picked], declared=[pool.declared[w] for w in picked],
-            previous=[pool.previous[w] for w in picked],
-            containers=[pool.containers[w] for w in picked])
-        sub_conf = Confidence(conf.samples[index], conf.days[index], conf.coverage[index],
-                              conf.confidence[index], conf.length[index])
-        recs = _sized_workloads(sub, sub_seg, index, sub_conf, params)
+        sub = _workloads(pool, seg, index)
+        recs = _sized_workloads(sub, Segments(sub.starts), conf.take(index), params)
         for w, rec in zip(index.tolist(), recs, strict=True):
             out[w] = rec
     return [r for r in out if r is not None]
 
 
-def _sized_workloads(pool: Pool, seg: Segments, index: npt.NDArray[np.int64], conf: Confidence,
+def _sized_workloads(pool: Pool, seg: Segments, conf: Confidence,
                      params: Mapping[str, float]) -> list[Recommendation]:
-    """Workloads with enough data (``index``: their place in the caller's pool)."""
+    """Workloads with enough data (``conf``: theirs)."""
     cpu = cpu_measures(pool.ts, pool.cpu, pool.interval, pool.throttled, seg, params)
     cseg = cpu.seg
     if params["cpu_percentile"] > 0:
