@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rightsize.analysis.median import nanmedian
 from rightsize.analysis.thresholds import Thresholds
 from rightsize.analysis.usage import Usage, container_blocks
 from rightsize.analysis.workloads import grouped_stats
@@ -154,7 +155,7 @@ _DENSE_BINS = 20_000_000
 
 
 def peak_of_sum(
-    host_codes: IntArray,
+    container_host: IntArray,
     container_codes: IntArray,
     ts: FloatArray,
     values: Sequence[FloatArray],
@@ -166,10 +167,11 @@ def peak_of_sum(
 
     Time is cut into bins of ``width[host]`` seconds from ``start[host]``;
     each container's readings in a bin are averaged, then summed per bin.
-    NaN values are ignored; hosts without values get NaN. Rows grouped by
-    container and in time order within each (the usage frame's usual order)
-    are done in blocks of whole containers, adding to the per-bin sums in row
-    order (the same sums, to the bit, as one pass); other orders are sorted
+    NaN values are ignored; hosts without values get NaN. ``container_host`` is
+    the host code of each container code. Rows grouped by container and in time
+    order within each (the usage frame's usual order) are done in blocks of whole
+    containers (no per-row array of host codes), adding to the per-bin sums in
+    row order (the same sums, to the bit, as one pass); other orders are sorted
     first.
     """
     if ts.size == 0:
@@ -183,17 +185,18 @@ def peak_of_sum(
         if np.any((c[1:] == c[:-1]) & (t[1:] < t[:-1])):  # a clock step back
             unsorted = True
             break
-        h = host_codes[lo:hi]
+        h = container_host[c]
         nb = max(nb, int(((t - start[h]) / w[h]).astype(np.int64).max()) + 1)
     if unsorted:
-        return _peak_of_sum_unsorted(host_codes, container_codes, ts, values, nhosts, w, start)
+        return _peak_of_sum_unsorted(container_host[container_codes], container_codes, ts,
+                                     values, nhosts, w, start)
     dense = nhosts * nb <= _DENSE_BINS
     per_bin = [np.zeros(nhosts * nb) for _ in values] if dense else []
     seen = [np.zeros(nhosts * nb, dtype=bool) for _ in values] if dense else []
     slot_parts: list[IntArray] = []  # sparse: the (host, bin) of each run, block by block
     mean_parts: list[list[tuple[FloatArray, npt.NDArray[np.bool_]]]] = [[] for _ in values]
     for lo, hi in blocks:
-        h = host_codes[lo:hi]
+        h = container_host[container_codes[lo:hi]]
         bins = ((ts[lo:hi] - start[h]) / w[h]).astype(np.int64)
         key = container_codes[lo:hi].astype(np.int64) * nb + bins
         first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
@@ -330,6 +333,12 @@ def declared_of(row: Mapping[str, Any] | None) -> Declared:
     )
 
 
+def _median_or_one(values: FloatArray) -> float:
+    """``np.nanmedian(values)`` (without its copy), or 1.0 when every value is NaN."""
+    middle = nanmedian(values)
+    return 1.0 if math.isnan(middle) else middle
+
+
 def host_view(
     dataset: Dataset,
     usage: Usage,
@@ -351,28 +360,23 @@ def host_view(
     host_names = sorted({h for h, _ in keys})
     hidx = {h: i for i, h in enumerate(host_names)}
     cont_host = np.array([hidx[h] for h, _ in keys], dtype=np.int64)
-    row_h = cont_host[usage.codes]
     ts = frame["ts"].to_numpy()
     interval = frame["interval"].to_numpy()
     nh = len(host_names)
-    width = (
-        np.array(
-            [
-                float(np.nanmedian(interval[row_h == i]))
-                if np.any(~np.isnan(interval[row_h == i]))
-                else 1.0
-                for i in range(nh)
-            ]
-        )
-        if nh > 1
-        else np.array([float(np.nanmedian(interval)) if np.any(~np.isnan(interval)) else 1.0])
-    )
+    starts = usage.starts
+    if nh > 1:
+        row_h = cont_host[usage.codes]
+        width = np.array([_median_or_one(interval[row_h == i]) for i in range(nh)])
+        del row_h
+    else:
+        width = np.array([_median_or_one(interval)])
     h_start = np.full(nh, np.inf)
-    np.minimum.at(h_start, row_h, ts)
+    if ncont:
+        np.minimum.at(h_start, cont_host, np.minimum.reduceat(ts, starts[:-1]))
     h_end = np.full(nh, -np.inf)
     np.maximum.at(h_end, cont_host, last_ts)
     cpu_peak, mem_peak = peak_of_sum(
-        row_h,
+        cont_host,
         usage.codes,
         ts,
         [frame["cpu"].to_numpy(), frame["memory"].to_numpy()],

@@ -57,6 +57,10 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
+#: rows per block of the per-workload sums
+_SUM_BLOCK_ROWS = 1 << 20
+
+
 def _select(
     samples: pd.DataFrame, allowed: set[tuple[str, str]], all_keys: set[tuple[str, str]]
 ) -> pd.DataFrame:
@@ -138,7 +142,8 @@ def analyze(
     config's ``exclude``), applied after ``workload``. ``source``: what the
     data came from, for the JSON ``source`` block (default: ``{"kind": "store", "hosts": [...]}``).
     ``reuse_inputs``: ``dataset`` is the caller's own and read no more, so its counter
-    columns may hold the per-interval results (see :func:`usage_series`).
+    columns may hold the per-interval results (see :func:`usage_series`) and its
+    ``cpu_peak`` column is dropped once read.
     Raises RuntimeFailure when no samples are left.
     """
     t = thresholds or Thresholds()
@@ -208,14 +213,26 @@ def analyze(
     wnames = [str(x) for x in wnames_idx]
     nwl = len(wnames)
     cont_wcode = wcodes.astype(np.int64)
-    row_w = cont_wcode[usage.codes]
+    peak_top = None
+    if "cpu_peak" in samples.columns and len(samples) == len(usage.frame):
+        # folded samples (rollups): the highest rate inside a bucket is the true maximum
+        row_codes = sample_codes[0] if all_samples else container_codes(samples)[0]
+        per_container = np.full(ncont, -np.inf)
+        np.fmax.at(per_container, row_codes, samples["cpu_peak"].to_numpy(dtype=np.float64))
+        peak_top = np.full(nwl, -np.inf)
+        np.fmax.at(peak_top, cont_wcode, per_container)
+        if reuse_inputs:  # read no more: its memory serves what follows
+            del samples["cpu_peak"]
+    row_w = cont_wcode.astype(np.int32)[usage.codes]  # int32: 4 bytes a row
     frame = usage.frame
     ts = frame["ts"].to_numpy()
     cpu = frame["cpu"].to_numpy()
     mem = frame["memory"].to_numpy()
     interval = frame["interval"].to_numpy()
 
-    nsamples = np.bincount(row_w, minlength=nwl)
+    # per container first: a bincount of the int32 rows would copy them to int64
+    nsamples = np.bincount(cont_wcode, weights=np.diff(usage.starts),
+                           minlength=nwl).astype(np.int64)
 
     # rows grouped by workload, by time (for the histories and a fast per-group sort)
     order = pool_order(row_w, ts)
@@ -228,12 +245,8 @@ def analyze(
     s_w = row_w if order is None else row_w[order]
     cpu_g = grouped_stats(s_w, s_cpu, nwl, interval=s_int)
     mem_g = grouped_stats(s_w, s_mem, nwl, interval=s_int)
-    if "cpu_peak" in samples.columns and len(samples) == len(frame):
-        # folded samples (rollups): the highest rate inside a bucket is the true maximum
-        peak = samples["cpu_peak"].to_numpy(dtype=np.float64)
-        top = np.full(nwl, -np.inf)
-        np.fmax.at(top, row_w, peak)
-        cpu_g.max[:] = np.fmax(cpu_g.max, np.where(np.isfinite(top), top, np.nan))
+    if peak_top is not None:
+        cpu_g.max[:] = np.fmax(cpu_g.max, np.where(np.isfinite(peak_top), peak_top, np.nan))
     starts = usage.starts
     first_ts = np.minimum.reduceat(ts, starts[:-1]) if ncont else np.empty(0)
     last_ts = np.maximum.reduceat(ts, starts[:-1]) if ncont else np.empty(0)
@@ -246,8 +259,13 @@ def analyze(
             gap_w[cont_wcode[code_of[(str(h), str(c))]]] += 1
 
     def nsum(col: str) -> FloatArray:
-        weights = np.nan_to_num(frame[col].to_numpy(dtype=np.float64))
-        return np.bincount(row_w, weights=weights, minlength=nwl).astype(np.float64)
+        """Per workload, the sum of a column's known values (in blocks: no full-length copy)."""
+        values = frame[col].to_numpy(dtype=np.float64)
+        out = np.zeros(nwl, dtype=np.float64)
+        for lo in range(0, values.size, _SUM_BLOCK_ROWS):
+            hi = lo + _SUM_BLOCK_ROWS
+            out += np.bincount(row_w[lo:hi], weights=np.nan_to_num(values[lo:hi]), minlength=nwl)
+        return out
 
     periods, tperiods, tseconds = (
         nsum("periods"),
@@ -279,9 +297,12 @@ def analyze(
 
     # share of memory samples above the high-water mark of the memory limit
     mlimit = np.array([d.memory_limit or np.nan for d in declared], dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        above = mem >= t.oom_risk_high_water * mlimit[row_w]
-    above_n = np.bincount(row_w, weights=above.astype(np.float64), minlength=nwl)
+    above_n = np.zeros(nwl, dtype=np.float64)
+    for lo in range(0, mem.size, _SUM_BLOCK_ROWS):
+        block_w = row_w[lo : lo + _SUM_BLOCK_ROWS]
+        with np.errstate(invalid="ignore"):
+            above = mem[lo : lo + _SUM_BLOCK_ROWS] >= t.oom_risk_high_water * mlimit[block_w]
+        above_n += np.bincount(block_w, weights=above.astype(np.float64), minlength=nwl)
     with np.errstate(invalid="ignore", divide="ignore"):
         share_above = np.where(mem_g.count > 0, above_n / np.maximum(mem_g.count, 1), np.nan)
 

@@ -46,12 +46,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from rightsize.analysis.workloads import grouped_stats
+from rightsize.analysis.workloads import Codes, grouped_stats
 
 __all__ = [
     "ANALYSIS_POINTS",
@@ -119,14 +120,25 @@ class Usage:
     frame: pd.DataFrame
     gaps: pd.DataFrame
     ooms: pd.DataFrame
-    codes: IntArray
+    codes: Codes
     keys: list[tuple[str, str]]
 
     @property
     def starts(self) -> IntArray:
         """Row offset of each container's first row (length ``len(keys) + 1``)."""
-        counts = np.bincount(self.codes, minlength=len(self.keys))
-        return np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        return _starts(self.codes, len(self.keys))
+
+
+def _code_type(ncodes: int) -> type[np.signedinteger[Any]]:
+    """int32 codes (4 bytes a row) unless there are too many to count in them."""
+    return np.int32 if ncodes < 2**31 - 1 else np.int64
+
+
+def _starts(codes: Codes, ncodes: int) -> IntArray:
+    """Row offset of each code's first row in ascending ``codes`` (length ``ncodes + 1``)."""
+    # the keys in the codes' own type: another would cast (copy) the whole array
+    keys = np.arange(ncodes + 1).astype(codes.dtype)
+    return np.searchsorted(codes, keys, side="left").astype(np.int64)
 
 
 def _col(df: pd.DataFrame, name: str, n: int) -> FloatArray:
@@ -171,7 +183,7 @@ def _changes(column: pd.Series) -> npt.NDArray[np.bool_] | None:
     return out
 
 
-def container_codes(samples: pd.DataFrame) -> tuple[IntArray, list[tuple[str, str]]]:
+def container_codes(samples: pd.DataFrame) -> tuple[Codes, list[tuple[str, str]]]:
     """Codes numbering (host, container_id) pairs in order of first appearance, and the pairs.
 
     Rows grouped by container (the store's order) take a fast path: one
@@ -190,7 +202,8 @@ def container_codes(samples: pd.DataFrame) -> tuple[IntArray, list[tuple[str, st
                 [index.setdefault(k, len(index)) for k in zip(run_hosts, run_cids, strict=True)],
                 dtype=np.int64,
             )
-            return run_code[np.cumsum(change) - 1], list(index)
+            lengths = np.diff(np.append(starts, change.size))
+            return np.repeat(run_code.astype(_code_type(len(index))), lengths), list(index)
     hcodes, hosts = pd.factorize(samples["host"], sort=False)
     ccodes, cids = pd.factorize(samples["container_id"], sort=False)
     combined = hcodes.astype(np.int64) * max(len(cids), 1) + ccodes.astype(np.int64)
@@ -198,7 +211,7 @@ def container_codes(samples: pd.DataFrame) -> tuple[IntArray, list[tuple[str, st
     width = max(len(cids), 1)
     host_list, cid_list = [str(h) for h in hosts], [str(c) for c in cids]
     keys = [(host_list[int(u) // width], cid_list[int(u) % width]) for u in uniq]
-    return codes.astype(np.int64), keys
+    return codes.astype(_code_type(len(keys))), keys
 
 
 #: the counter column each result may overwrite (``reuse_inputs``): a block's rows of it
@@ -231,7 +244,7 @@ def _diff(values: FloatArray) -> FloatArray:
 
 #: rows per block of whole containers: the per-row passes run block by block so that
 #: their temporaries stay small (a week of 10,000 containers is 20 M rows)
-_BLOCK_ROWS = 1 << 19
+_BLOCK_ROWS = 1 << 18
 _COMPUTED = (
     "interval",
     "cpu",
@@ -242,7 +255,7 @@ _COMPUTED = (
 )
 
 
-def container_blocks(codes: IntArray, size: int) -> list[tuple[int, int]]:
+def container_blocks(codes: Codes, size: int) -> list[tuple[int, int]]:
     """Row ranges of about ``size`` rows that never split a run of equal (sorted) codes.
 
     A container with more rows than ``size`` is a block of its own.
@@ -273,7 +286,7 @@ class _Block:
 
 
 def _usage_block(
-    codes: IntArray,
+    codes: Codes,
     ts: FloatArray,
     inputs: dict[str, FloatArray],
     reset: npt.NDArray[np.bool_],
@@ -334,13 +347,41 @@ def _usage_block(
     )
 
 
+def _kernel_kills(codes: Codes, counter: FloatArray, reset: npt.NDArray[np.bool_],
+                  ncodes: int) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_],
+                                        list[tuple[int, float]]]:
+    """From the kernel's OOM counter, in blocks of rows (no whole-length temporaries):
+    the rows whose interval it covers (both readings of one cgroup life have it),
+    the containers with a reading of it, and the (row, kills) where it grew."""
+    n = codes.size
+    covered = np.zeros(n, dtype=bool)
+    with_counter = np.zeros(ncodes, dtype=bool)
+    kills: list[tuple[int, float]] = []
+    for lo in range(0, n, _BLOCK_ROWS):
+        hi = min(n, lo + _BLOCK_ROWS)
+        present = ~np.isnan(counter[lo:hi])
+        if not present.any():
+            continue
+        with_counter[np.unique(codes[lo:hi][present])] = True
+        a = max(lo, 1)
+        if a >= hi:
+            continue
+        dc = counter[a:hi] - counter[a - 1 : hi - 1]
+        with np.errstate(invalid="ignore"):
+            cov = (codes[a:hi] == codes[a - 1 : hi - 1]) & (dc >= 0) & ~reset[a:hi]
+            grew = np.flatnonzero(cov & (dc > 0))
+        covered[a:hi] = cov
+        kills += zip((a + grew).tolist(), dc[grew].tolist(), strict=True)
+    return covered, with_counter, kills
+
+
 def usage_series(
     samples: pd.DataFrame,
     events: pd.DataFrame | None = None,
     *,
     gap_factor: float = 3.0,
     failcnt_hosts: Collection[str] | None = None,
-    known: tuple[IntArray, list[tuple[str, str]]] | None = None,
+    known: tuple[Codes, list[tuple[str, str]]] | None = None,
     reuse_inputs: bool = False,
 ) -> Usage:
     """Per-interval CPU, memory, throttling and OOM kills for every container at once.
@@ -358,7 +399,7 @@ def usage_series(
     if known is not None and n:
         codes, keys = known
     else:
-        codes, keys = container_codes(samples) if n else (np.empty(0, np.int64), [])
+        codes, keys = container_codes(samples) if n else (np.empty(0, np.int32), [])
     if n and np.any(codes[1:] < codes[:-1]):
         order = np.argsort(codes, kind="stable")
         samples = samples.iloc[order].reset_index(drop=True)
@@ -376,7 +417,7 @@ def usage_series(
         )
 
     ts = _col(samples, "ts", n)
-    starts_at = np.concatenate(([0], np.cumsum(np.bincount(codes, minlength=len(keys)))))
+    starts_at = _starts(codes, len(keys))
 
     # restarts the counters may not show: start/restart events inside an interval
     index = {k: i for i, k in enumerate(keys)}
@@ -387,7 +428,6 @@ def usage_series(
     )
     reset = np.zeros(n, dtype=bool)
     oom_rows: list[tuple[str, str, float, int, str]] = []
-    oom_kills = np.zeros(n, dtype=np.float64)
     relevant = ev[ev["action"].isin((*_RESET_ACTIONS, "oom", "oom_kill"))] if len(ev) else ev
     groups = (
         list(relevant.groupby(["host", "container_id"], sort=False)) if len(relevant) else []
@@ -410,16 +450,14 @@ def usage_series(
 
     # 1. the kernel's counter, where consecutive readings of one cgroup life have it
     counter = _col(samples, "oom_kills_total", n)
-    covered = np.zeros(n, dtype=bool)
-    if n > 1 and not np.isnan(counter).all():
-        same = np.zeros(n, dtype=bool)
-        same[1:] = codes[1:] == codes[:-1]
-        dc = _diff(counter)
-        covered = same & ~np.isnan(dc) & (dc >= 0) & ~reset
-        for i in np.flatnonzero(covered & (dc > 0)):
-            h, c = keys[codes[i]]
-            oom_rows.append((h, c, float(ts[i]), int(dc[i]), "kernel"))
-            oom_kills[i] += dc[i]
+    covered, with_counter, kernel = _kernel_kills(codes, counter, reset, len(keys))
+    # the counter is read: its column may hold the kills (reuse_inputs)
+    oom_kills = _output(counter, n, reuse_inputs)
+    oom_kills[:] = 0.0
+    for row, kills in kernel:
+        h, c = keys[codes[row]]
+        oom_rows.append((h, c, float(ts[row]), int(kills), "kernel"))
+        oom_kills[row] += kills
 
     # 2./3. imported kills, and the engine's oom events outside counted intervals
     for host, cid, code, ets, actions in located:
@@ -446,8 +484,7 @@ def usage_series(
     # 4. failcnt counts OOMs only for containers with no other evidence, on hosts that
     # count there
     with_events = {(h, c) for h, c, *_ in oom_rows}
-    if not np.isnan(counter).all():
-        with_events |= {keys[k] for k in np.unique(codes[~np.isnan(counter)])}
+    with_events |= {keys[k] for k in np.flatnonzero(with_counter).tolist()}
     eligible = np.array(
         [k not in with_events and (failcnt_hosts is None or k[0] in failcnt_hosts) for k in keys],
         dtype=bool,

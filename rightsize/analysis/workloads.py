@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +41,8 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+#: per-row group codes: any signed integer width (the pipeline's are int32)
+Codes = npt.NDArray[np.signedinteger[Any]]
 
 K8S_NAMESPACE = "io.kubernetes.pod.namespace"
 K8S_POD = "io.kubernetes.pod.name"
@@ -176,7 +179,7 @@ class GroupedStats:
 
 
 def grouped_stats(
-    codes: IntArray,
+    codes: Codes,
     values: FloatArray,
     ngroups: int,
     *,
@@ -223,7 +226,7 @@ def grouped_stats(
 STATS_BLOCK_ROWS = 1 << 18
 
 
-def _grouped_stats(codes: IntArray, values: FloatArray, ngroups: int,
+def _grouped_stats(codes: Codes, values: FloatArray, ngroups: int,
                    interval: FloatArray | None, quantiles: Sequence[float]) -> GroupedStats:
     keep = ~np.isnan(values)
     if keep.all():  # no copies (working sets have no NaN)

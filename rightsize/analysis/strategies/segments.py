@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -130,7 +131,7 @@ def padded(seg: Segments, rows: BoolArray | None = None
             yield block, index, real
 
 
-def pool_order(codes: IntArray, ts: FloatArray) -> IntArray | None:
+def pool_order(codes: npt.NDArray[np.signedinteger[Any]], ts: FloatArray) -> IntArray | None:
     """``np.lexsort((ts, codes))`` (rows grouped by code, time-sorted within, ties in
     row order), or None when the rows already are in that order.
 
