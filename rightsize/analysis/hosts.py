@@ -248,6 +248,8 @@ def _sparse_peaks(
 def _bin_means(v: FloatArray, first: IntArray) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """Mean of the known values of each run starting at ``first`` (0 if none), and whether any."""
     known = ~np.isnan(v)
+    if first.size == v.size:  # every run is one reading: its mean is itself
+        return np.where(known, v, 0.0), known
     sums = np.add.reduceat(np.where(known, v, 0.0), first)
     counts = np.add.reduceat(known.astype(np.int64), first)
     return np.where(counts > 0, sums / np.maximum(counts, 1), 0.0), counts > 0

@@ -61,6 +61,17 @@ IntArray = npt.NDArray[np.int64]
 _SUM_BLOCK_ROWS = 1 << 20
 
 
+def _sums(codes: npt.NDArray[np.int32], columns: list[FloatArray], n: int) -> list[FloatArray]:
+    """Per code, the sum of each column's known values, in blocks (no full-length copy)."""
+    out = [np.zeros(n, dtype=np.float64) for _ in columns]
+    for lo in range(0, codes.size, _SUM_BLOCK_ROWS):
+        block = codes[lo : lo + _SUM_BLOCK_ROWS].astype(np.intp)  # once for every column
+        for total, values in zip(out, columns, strict=True):
+            total += np.bincount(block, weights=np.nan_to_num(values[lo : lo + _SUM_BLOCK_ROWS]),
+                                 minlength=n)
+    return out
+
+
 def _select(
     samples: pd.DataFrame, allowed: set[tuple[str, str]], all_keys: set[tuple[str, str]]
 ) -> pd.DataFrame:
@@ -258,20 +269,9 @@ def analyze(
         for h, c in zip(usage.gaps["host"], usage.gaps["container_id"], strict=True):
             gap_w[cont_wcode[code_of[(str(h), str(c))]]] += 1
 
-    def nsum(col: str) -> FloatArray:
-        """Per workload, the sum of a column's known values (in blocks: no full-length copy)."""
-        values = frame[col].to_numpy(dtype=np.float64)
-        out = np.zeros(nwl, dtype=np.float64)
-        for lo in range(0, values.size, _SUM_BLOCK_ROWS):
-            hi = lo + _SUM_BLOCK_ROWS
-            out += np.bincount(row_w[lo:hi], weights=np.nan_to_num(values[lo:hi]), minlength=nwl)
-        return out
-
-    periods, tperiods, tseconds = (
-        nsum("periods"),
-        nsum("throttled_periods"),
-        nsum("throttled_seconds"),
-    )
+    periods, tperiods, tseconds = _sums(
+        row_w, [frame[c].to_numpy(dtype=np.float64)
+                for c in ("periods", "throttled_periods", "throttled_seconds")], nwl)
 
     # declared values: the most recently seen container of each workload
     records: list[dict[str, Any]] = (

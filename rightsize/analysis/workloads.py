@@ -226,6 +226,21 @@ def grouped_stats(
 STATS_BLOCK_ROWS = 1 << 18
 
 
+def _sort_segments(sv: FloatArray, starts: IntArray, count: IntArray) -> None:
+    """Sort each group's rows of ``sv`` in place; consecutive groups of one size are
+    sorted as the rows of one matrix (the same sort on each row, in one call)."""
+    if count.size == 0:
+        return
+    edges = np.flatnonzero(np.diff(count)) + 1
+    run_starts = np.concatenate(([0], edges)).tolist()
+    run_ends = np.concatenate((edges, [count.size])).tolist()
+    for a, b in zip(run_starts, run_ends, strict=True):
+        k = int(count[a])
+        if k > 1:
+            lo = int(starts[a])
+            sv[lo : lo + (b - a) * k].reshape(b - a, k).sort(axis=1)
+
+
 def _grouped_stats(codes: Codes, values: FloatArray, ngroups: int,
                    interval: FloatArray | None, quantiles: Sequence[float]) -> GroupedStats:
     keep = ~np.isnan(values)
@@ -238,9 +253,7 @@ def _grouped_stats(codes: Codes, values: FloatArray, ngroups: int,
     if v.size and v.size >= 50 * ngroups and not np.any(c[1:] < c[:-1]):
         # rows already grouped and groups large: sorting each segment beats one big sort
         sv = v.copy()
-        for lo, k in zip(starts.tolist(), count.tolist(), strict=True):
-            if k > 1:
-                sv[lo : lo + k].sort()
+        _sort_segments(sv, starts, count)
     else:
         # sort by value, then (stably) by group: a radix sort for small integer codes
         by_value = np.argsort(v, kind="quicksort")
