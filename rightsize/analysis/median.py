@@ -32,9 +32,7 @@ BRACKET = 0.01
 def nanmedian(values: FloatArray, block: int = BLOCK_ROWS) -> float:
     """``np.nanmedian(values)`` (NaN when every value is NaN), exactly, in bounded memory."""
     if values.size <= COPY_ROWS:
-        if not np.any(~np.isnan(values)):
-            return float("nan")
-        return float(np.nanmedian(values))
+        return _numpy(values)
     sample = values[:: max(1, values.size // SAMPLE_ROWS)]
     sample = sample[~np.isnan(sample)]
     if sample.size == 0:  # the bracket needs values; numpy says NaN or finds them
@@ -75,6 +73,7 @@ def nanmedian(values: FloatArray, block: int = BLOCK_ROWS) -> float:
 
 
 def _numpy(values: FloatArray) -> float:
+    """``np.nanmedian`` with its copy (and without its warning when every value is NaN)."""
     if not np.any(~np.isnan(values)):
         return float("nan")
     return float(np.nanmedian(values))
