@@ -189,6 +189,40 @@ def test_rollups_match_raw_samples_within_the_stated_tolerances(tmp_path: Path) 
         assert {f.kind for f in other.findings} == {f.kind for f in r.findings}
 
 
+def test_the_bucket_peaks_count_and_are_dropped_only_from_data_analyze_loaded(
+        tmp_path: Path) -> None:
+    """From rollups, a workload's CPU maximum is its largest bucket peak, whether
+    analyze() loaded the store or was given the Dataset; only its own load loses the
+    cpu_peak column (read once, then its memory is reused)."""
+    from rightsize.analysis import pipeline
+    from rightsize.analysis.usage import ANALYSIS_POINTS, SAMPLE_INPUTS
+
+    rng = np.random.default_rng(3)
+    ts = T0 + np.arange(0, 3 * 86400, 10.0)
+    db = tmp_path / "rolled.db"
+    with Store(db, retention=Retention(raw=86400, minute=30 * 86400)) as store:
+        for i in range(3):
+            rate = np.clip(0.2 * (i + 1) * rng.lognormal(0, 0.5, ts.size), 0, None)
+            rate[1000 + 500 * i] = 4.0 + i  # one 10 s burst inside a rolled-up minute
+            store.write_frame(_frame(f"c{i}", ts, rate, np.full(ts.size, 2.0**28)))
+
+    def dataset() -> rightsize.Dataset:
+        return load(db, columns=SAMPLE_INPUTS, max_points=ANALYSIS_POINTS)
+
+    given = dataset()
+    peaks = given.samples.groupby("container_id", observed=True)["cpu_peak"].max()
+    from_dataset = rightsize.analyze(given)
+    assert "cpu_peak" in given.samples.columns  # the user's Dataset keeps it
+    from_store = rightsize.analyze(db)
+    assert from_store.to_dict()["workloads"] == from_dataset.to_dict()["workloads"]
+    for i in range(3):
+        assert from_store[f"c{i}"].cpu.max == pytest.approx(float(peaks[f"c{i}"]), rel=1e-9)
+        assert from_store[f"c{i}"].cpu.max == pytest.approx(4.0 + i, rel=0.01)
+    loaded = dataset()
+    pipeline.analyze(loaded, reuse_inputs=True)
+    assert "cpu_peak" not in loaded.samples.columns
+
+
 def test_store_retention_comes_from_the_config_and_is_kept(tmp_path: Path) -> None:
     cfg = from_mapping({"store": {"raw": "12h", "minute": "7d"}})
     assert cfg.retention == Retention(raw=12 * 3600, minute=7 * 86400)
