@@ -74,13 +74,14 @@ def _read(blob: bytes, index: int, wanted: set[str], columns: dict[str, _Column]
         if name not in wanted:
             continue
         missing.discard(name)
-        part = bytes(body[start:pos])
-        if enc & codec._PACKED:
+        if enc & codec._PACKED:  # zlib reads the blob in place: no copy of the packed bytes
             try:
-                part = zlib.decompress(part)
+                part = zlib.decompress(body[start:pos])
             except zlib.error as exc:
                 raise ChunkError(f"damaged column {name} ({exc})") from exc
             enc &= ~codec._PACKED
+        else:
+            part = bytes(body[start:pos])
         _sort_piece(columns[name], index, enc, param, part, n)
     if pos != len(body):
         raise ChunkError("chunk body is longer than its columns")
