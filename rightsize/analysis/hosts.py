@@ -34,7 +34,7 @@ import numpy.typing as npt
 from rightsize.analysis.median import nanmedian
 from rightsize.analysis.thresholds import Thresholds
 from rightsize.analysis.usage import Usage, container_blocks
-from rightsize.analysis.workloads import grouped_stats
+from rightsize.analysis.workloads import Codes, grouped_stats
 from rightsize.model import Declared, Recommendation
 from rightsize.store import Dataset
 
@@ -156,7 +156,7 @@ _DENSE_BINS = 20_000_000
 
 def peak_of_sum(
     container_host: IntArray,
-    container_codes: IntArray,
+    container_codes: Codes,
     ts: FloatArray,
     values: Sequence[FloatArray],
     nhosts: int,
@@ -257,7 +257,7 @@ def _bin_means(v: FloatArray, first: IntArray) -> tuple[FloatArray, npt.NDArray[
 
 def _peak_of_sum_unsorted(
     host_codes: IntArray,
-    container_codes: IntArray,
+    container_codes: Codes,
     ts: FloatArray,
     values: Sequence[FloatArray],
     nhosts: int,
