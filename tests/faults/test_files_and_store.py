@@ -185,7 +185,7 @@ def test_disk_full_leaves_old_file_and_no_temp(
     def full(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(outputs.os, "fsync", full)
+    monkeypatch.setattr(os, "fsync", full)  # the os module that rightsize.outputs calls
     for args in (("analyze", "--format", "csv"), ("export",)):
         code, _, err = run(capsys, "--db", str(db), *args, "--output", str(out))
         assert code == 3 and "disk full" in err and str(out) in err, err
@@ -333,7 +333,7 @@ def test_collect_rounds_wait_in_memory_while_locked(
     def row(i: int) -> SampleRow:
         values = dict.fromkeys(store_module.SAMPLE_COLUMNS)
         values.update(host="h", container_id="x", ts=float(T0 + i), mem_working_set=i)
-        return SampleRow(**values)  # type: ignore[typeddict-item]
+        return SampleRow(**values)  # type: ignore[typeddict-item,no-any-return]
 
     with Store(db) as s:
         before = s.counts()["samples"]
