@@ -67,3 +67,51 @@ def test_totals_table_agrees_with_the_net_change() -> None:
     now = sum(h.requested.cpu for h in hosts)
     after = sum(h.recommended_requested.cpu for h in hosts)
     assert now - after == pytest.approx(result.total_savings.cpu.net, abs=0.01)
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_replicas_from_runs_equal_the_general_path(seed: int) -> None:
+    """Rows in one run per (workload, container) take the run path; it counts the same
+    replicas as the general path, which takes any order."""
+    import numpy as np
+    import pandas as pd
+
+    from rightsize.analysis import savings
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(int(rng.integers(1, 12))):
+        w = int(rng.integers(0, 4))
+        n = int(rng.integers(1, 40))
+        end = 1000.0 - float(rng.choice([0.0, 5.0, 15.0, 25.0, 500.0]))  # some stopped early
+        ts = end - np.arange(n)[::-1] * float(rng.choice([1.0, 10.0]))
+        interval = np.where(rng.random(n) < 0.2, np.nan, np.diff(ts, prepend=ts[0] - 10.0))
+        rows.append(pd.DataFrame({"workload": f"w{w}", "container_id": f"c{c}", "ts": ts,
+                                  "interval": interval}))
+    frame = pd.concat(rows, ignore_index=True)
+    frame["workload"] = frame["workload"].astype("category")
+    frame["container_id"] = frame["container_id"].astype("category")
+    assert savings._runs(frame) is not None
+    general = frame.assign(container_id=frame["container_id"].astype(str))  # no run path
+    assert savings._runs(general) is None
+    want = savings.replicas(general)
+    assert savings.replicas(frame) == want
+    shuffled = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    if len(shuffled) > 2:  # pairs split over several runs: the general path, same answer
+        assert savings.replicas(shuffled) == want
+
+
+def test_replicas_by_hand() -> None:
+    """Two replicas reporting at the end and one that stopped long before: 2."""
+    import numpy as np
+    import pandas as pd
+
+    from rightsize.analysis.savings import replicas
+
+    frame = pd.DataFrame({
+        "workload": pd.Categorical(["web"] * 6),
+        "container_id": pd.Categorical(["a", "a", "b", "b", "old", "old"]),
+        "ts": [90.0, 100.0, 95.0, 100.0, 10.0, 20.0],
+        "interval": [10.0, 10.0, 5.0, np.nan, 10.0, 10.0],
+    })
+    assert replicas(frame) == {"web": 2}
