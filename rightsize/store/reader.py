@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rightsize.errors import InputError, UsageError
+from rightsize.heap import populate_ahead
 from rightsize.store.bulk import BulkError, decode_many
 from rightsize.store.chunks import concat_cols, head_cols, take
 from rightsize.store.files import default_db_path
@@ -202,6 +203,7 @@ class _Reader:
         # one preallocated array per column, filled batch by batch (no second copy);
         # sized for every stored row, pages a folded read never fills stay unused
         self.filled: dict[str, npt.NDArray[np.float64]] = {n: np.empty(total) for n in names}
+        populate_ahead(list(self.filled.values()))  # their first touch, on the other core
         self.total = total
         self.got_keys: list[tuple[str, str]] = []
         self.counts: list[int] = []
