@@ -52,6 +52,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from rightsize.analysis.parallel import map_blocks
 from rightsize.analysis.workloads import Codes, grouped_stats
 
 __all__ = [
@@ -502,8 +503,9 @@ def usage_series(
     }
     out = {name: _output(inputs.get(_REUSED.get(name, "")), n, reuse_inputs)
            for name in _COMPUTED}
-    gap_rows: list[IntArray] = []
-    for lo, hi in container_blocks(codes, _BLOCK_ROWS):
+    def run(span: tuple[int, int]) -> tuple[IntArray, IntArray, FloatArray]:
+        """One block's columns written in place; its gap rows and failcnt kills kept."""
+        lo, hi = span
         block = _usage_block(
             codes[lo:hi],
             ts[lo:hi],
@@ -512,13 +514,20 @@ def usage_series(
             eligible,
             gap_factor,
         )
-        for name in _COMPUTED:
+        for name in _COMPUTED:  # over its own rows only, once they are read
             out[name][lo:hi] = block.columns[name]
-        gap_rows.append(lo + block.gaps)
-        for i in np.flatnonzero(block.failcnt_kills):
-            h, c = keys[codes[lo + i]]
-            oom_rows.append((h, c, float(ts[lo + i]), int(block.failcnt_kills[i]), "failcnt"))
-        oom_kills[lo:hi] += block.failcnt_kills
+        killed = np.flatnonzero(block.failcnt_kills)  # rare: kept, the block's rows are not
+        return lo + block.gaps, lo + killed, block.failcnt_kills[killed]
+
+    spans = list(container_blocks(codes, _BLOCK_ROWS))
+    gap_rows: list[IntArray] = []
+    # blocks of whole containers are independent: on a few threads, taken in order
+    for gaps_at, kill_rows, kill_counts in map_blocks(run, spans):
+        gap_rows.append(gaps_at)
+        for row, k in zip(kill_rows.tolist(), kill_counts.tolist(), strict=True):
+            h, c = keys[codes[row]]
+            oom_rows.append((h, c, float(ts[row]), int(k), "failcnt"))
+        oom_kills[kill_rows] += kill_counts
     gi = np.concatenate(gap_rows) if gap_rows else np.empty(0, dtype=np.int64)
 
     frame = pd.DataFrame(

@@ -30,6 +30,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from rightsize.analysis.parallel import map_blocks
+
 __all__ = [
     "QUANTILES",
     "ResourceStats",
@@ -197,18 +199,23 @@ def grouped_stats(
     n = codes.size
     if n <= STATS_BLOCK_ROWS or bool(np.any(codes[1:] < codes[:-1])):
         return _grouped_stats(codes, values, ngroups, interval, quantiles)
-    parts: list[tuple[int, GroupedStats]] = []
+    spans: list[tuple[int, int]] = []
     lo = 0
     while lo < n:
         hi = min(n, lo + STATS_BLOCK_ROWS)
         if hi < n:  # end the block at a group boundary (a longer group is a block alone)
             at = int(np.searchsorted(codes, codes[hi], side="left"))
             hi = at if at > lo else int(np.searchsorted(codes, codes[hi], side="right"))
-        first, last = int(codes[lo]), int(codes[hi - 1])
-        parts.append((first, _grouped_stats(
-            codes[lo:hi] - first, values[lo:hi], last - first + 1,
-            None if interval is None else interval[lo:hi], quantiles)))
+        spans.append((lo, hi))
         lo = hi
+
+    def block(span: tuple[int, int]) -> tuple[int, GroupedStats]:
+        lo, hi = span
+        first, last = int(codes[lo]), int(codes[hi - 1])
+        return first, _grouped_stats(codes[lo:hi] - first, values[lo:hi], last - first + 1,
+                                     None if interval is None else interval[lo:hi], quantiles)
+
+    parts = map_blocks(block, spans)  # independent blocks, on a few threads, in order
     out = GroupedStats(np.full((ngroups, len(quantiles)), np.nan), np.full(ngroups, np.nan),
                        np.full(ngroups, np.nan), np.zeros(ngroups, dtype=np.int64),
                        np.zeros(ngroups, dtype=np.float64))

@@ -33,11 +33,14 @@ def _resident_bytes() -> int:
 
 @pytest.mark.skipif(platform.system() != "Linux", reason="MADV_POPULATE_WRITE is Linux's")
 def test_populate_maps_every_page_and_writes_none() -> None:
+    import mmap
+
     import numpy as np
 
     from rightsize.heap import populate
 
-    a = np.empty(4 * 2**20)  # 32 MiB of pages never touched
+    fresh = mmap.mmap(-1, 32 * 2**20)  # 32 MiB of pages never touched (not the heap's)
+    a = np.frombuffer(fresh, dtype=np.float64)
     a[:1000] = np.arange(1000.0)  # the front already written, as the reader's is
     before = _resident_bytes()
     mapped = populate([a])
@@ -46,6 +49,9 @@ def test_populate_maps_every_page_and_writes_none() -> None:
     assert mapped >= a.nbytes - 2 * 4096  # every whole page inside the array
     assert _resident_bytes() - before >= 0.9 * a.nbytes  # the pages are there now
     np.testing.assert_array_equal(a[:1000], np.arange(1000.0))  # nothing was written
+    assert not a[1000:].any()  # the rest still reads as the kernel's zeros
+    del a
+    fresh.close()
 
 
 def test_populate_takes_the_arrays_in_turn_and_stops_when_refused(

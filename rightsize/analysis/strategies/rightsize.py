@@ -88,6 +88,7 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 
+from rightsize.analysis.parallel import map_blocks
 from rightsize.analysis.strategies._common import (
     DAY,
     MIB,
@@ -309,15 +310,17 @@ POOL_ROWS = 1 << 18
 def recommend_pool(pool: Pool, params: Mapping[str, float]) -> list[Recommendation]:
     """rightsize's default strategy for every workload of ``pool`` (see the module
     docstring); each gets what :func:`recommend` gives it alone."""
-    out: list[Recommendation] = []
     starts = pool.starts
+    bounds: list[tuple[int, int]] = []
     first = 0
     while first < len(pool):
         last = max(first + 1, int(np.searchsorted(starts, starts[first] + POOL_ROWS, "right")) - 1)
         last = min(last, len(pool))
-        out += _recommend_slice(_slice(pool, first, last), params)
+        bounds.append((first, last))
         first = last
-    return out
+    # slices are independent: on a few threads, in order (rightsize.analysis.parallel)
+    parts = map_blocks(lambda b: _recommend_slice(_slice(pool, *b), params), bounds)
+    return [rec for part in parts for rec in part]
 
 
 def _slice(pool: Pool, first: int, last: int) -> Pool:
