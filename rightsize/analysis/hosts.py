@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rightsize.analysis.median import nanmedian
+from rightsize.analysis.parallel import map_blocks, threads
 from rightsize.analysis.thresholds import Thresholds
 from rightsize.analysis.usage import Usage, container_blocks
 from rightsize.analysis.workloads import Codes, grouped_stats
@@ -45,6 +46,7 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -179,14 +181,19 @@ def peak_of_sum(
     w = np.where(width > 0, width, 1.0)
     unsorted = bool(np.any(container_codes[1:] < container_codes[:-1]))
     blocks = [] if unsorted else container_blocks(container_codes, _PEAK_BLOCK_ROWS)
-    nb = 1
-    for lo, hi in blocks:
+
+    def bins_of(span: tuple[int, int]) -> int | None:
+        """The bins a block reaches, or None at a clock step back (the rows are sorted first)."""
+        lo, hi = span
         c, t = container_codes[lo:hi], ts[lo:hi]
-        if np.any((c[1:] == c[:-1]) & (t[1:] < t[:-1])):  # a clock step back
-            unsorted = True
-            break
+        if np.any((c[1:] == c[:-1]) & (t[1:] < t[:-1])):
+            return None
         h = container_host[c]
-        nb = max(nb, int(((t - start[h]) / w[h]).astype(np.int64).max()) + 1)
+        return int(((t - start[h]) / w[h]).astype(np.int64).max()) + 1
+
+    reach = map_blocks(bins_of, blocks)  # independent blocks, on a few threads
+    unsorted = unsorted or any(r is None for r in reach)
+    nb = max([1, *(r for r in reach if r is not None)])
     if unsorted:
         return _peak_of_sum_unsorted(container_host[container_codes], container_codes, ts,
                                      values, nhosts, w, start)
@@ -195,21 +202,29 @@ def peak_of_sum(
     seen = [np.zeros(nhosts * nb, dtype=bool) for _ in values] if dense else []
     slot_parts: list[IntArray] = []  # sparse: the (host, bin) of each run, block by block
     mean_parts: list[list[tuple[FloatArray, npt.NDArray[np.bool_]]]] = [[] for _ in values]
-    for lo, hi in blocks:
+
+    def runs_of(span: tuple[int, int]) -> tuple[IntArray, list[tuple[FloatArray, BoolArray]]]:
+        """A block's runs (a container's readings in one bin): (host, bin) slot, mean, any."""
+        lo, hi = span
         h = container_host[container_codes[lo:hi]]
         bins = ((ts[lo:hi] - start[h]) / w[h]).astype(np.int64)
         key = container_codes[lo:hi].astype(np.int64) * nb + bins
         first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-        host_bin = h[first].astype(np.int64) * nb + bins[first]
-        if not dense:
-            slot_parts.append(host_bin)
-        for k, v in enumerate(values):
-            means, has = _bin_means(v[lo:hi], first)
-            if dense:
-                np.add.at(per_bin[k], host_bin, means)
-                seen[k][host_bin[has]] = True
-            else:
-                mean_parts[k].append((means, has))
+        return (h[first].astype(np.int64) * nb + bins[first],
+                [_bin_means(v[lo:hi], first) for v in values])
+
+    # the runs of a few blocks at a time on threads; added to the bins in row order
+    group = 2 * threads()
+    for at in range(0, len(blocks), group):
+        for host_bin, means_has in map_blocks(runs_of, blocks[at : at + group]):
+            if not dense:
+                slot_parts.append(host_bin)
+            for k, (means, has) in enumerate(means_has):
+                if dense:
+                    np.add.at(per_bin[k], host_bin, means)
+                    seen[k][host_bin[has]] = True
+                else:
+                    mean_parts[k].append((means, has))
     if not dense:
         runs = [
             (np.concatenate([m for m, _ in parts]), np.concatenate([s for _, s in parts]))

@@ -271,12 +271,16 @@ def test_blocks_hold_whole_containers() -> None:
     assert container_blocks(codes, 100) == [(0, 12)]
 
 
+@pytest.mark.parametrize("threads", ["1", "3"])
 @pytest.mark.parametrize("seed", range(30))
 def test_peak_of_sum_is_the_same_in_blocks_sparse_or_sorted(
-    seed: int, monkeypatch: pytest.MonkeyPatch
+    seed: int, threads: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Blocks, the sparse (host, bin) table and the sort-first path give the same peaks."""
+    """Blocks (on one thread or three), the sparse (host, bin) table and the sort-first
+    path give the same peaks, to the bit."""
     import rightsize.analysis.hosts as hosts
+
+    monkeypatch.setenv("RIGHTSIZE_THREADS", threads)
 
     rng = np.random.default_rng(seed)
     nc, nh = int(rng.integers(1, 8)), int(rng.integers(1, 4))
