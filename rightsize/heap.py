@@ -34,6 +34,7 @@ __all__ = ["keep_freed_memory", "populate_ahead"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
 #: allocations up to this size come from the heap (Debian 12's glibc 2.36 takes
 #: 1 GiB; a glibc that refuses it gets its documented 64-bit maximum, 32 MiB)
 _MMAP = (2**30, 32 * 2**20)
@@ -41,7 +42,8 @@ _TRIM = 2**30
 
 
 def keep_freed_memory() -> bool:
-    """Raise glibc's mmap and trim thresholds; True when the C library took them."""
+    """Raise glibc's mmap and trim thresholds, one arena for all threads; True when the
+    C library took the thresholds."""
     try:
         mallopt = ctypes.CDLL(None).mallopt  # the C library the interpreter runs on
     except (OSError, AttributeError):
@@ -50,6 +52,9 @@ def keep_freed_memory() -> bool:
     mallopt.restype = ctypes.c_int
     if not any(mallopt(_M_MMAP_THRESHOLD, size) for size in _MMAP):
         return False
+    # one arena for every thread: what the analysis' block threads free, the next block
+    # reuses, whichever thread it runs on (per-thread arenas would each keep their own)
+    mallopt(_M_ARENA_MAX, 1)
     return bool(mallopt(_M_TRIM_THRESHOLD, _TRIM))
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rightsize.analysis.median import nanmedian
-from rightsize.analysis.parallel import map_blocks, threads
+from rightsize.analysis.parallel import map_blocks, per_thread, threads
 from rightsize.analysis.thresholds import Thresholds
 from rightsize.analysis.usage import Usage, container_blocks
 from rightsize.analysis.workloads import Codes, grouped_stats
@@ -180,7 +180,8 @@ def peak_of_sum(
         return [np.full(nhosts, np.nan) for _ in values]
     w = np.where(width > 0, width, 1.0)
     unsorted = bool(np.any(container_codes[1:] < container_codes[:-1]))
-    blocks = [] if unsorted else container_blocks(container_codes, _PEAK_BLOCK_ROWS)
+    blocks = [] if unsorted else container_blocks(container_codes,
+                                                  per_thread(_PEAK_BLOCK_ROWS))
 
     def bins_of(span: tuple[int, int]) -> int | None:
         """The bins a block reaches, or None at a clock step back (the rows are sorted first)."""
@@ -214,7 +215,7 @@ def peak_of_sum(
                 [_bin_means(v[lo:hi], first) for v in values])
 
     # the runs of a few blocks at a time on threads; added to the bins in row order
-    group = 2 * threads()
+    group = threads()
     for at in range(0, len(blocks), group):
         for host_bin, means_has in map_blocks(runs_of, blocks[at : at + group]):
             if not dense:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-__all__ = ["MAX_THREADS", "map_blocks", "threads"]
+__all__ = ["MAX_THREADS", "map_blocks", "per_thread", "threads"]
 
 #: beyond a few threads the Python between numpy calls (which holds the GIL) decides
 MAX_THREADS = 4
@@ -39,6 +39,12 @@ def threads() -> int:
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 1
     return max(1, min(MAX_THREADS, cpus))
+
+
+def per_thread(rows: int) -> int:
+    """A block size for each of :func:`threads` threads, so the blocks in flight together
+    hold about ``rows`` rows of scratch, as one thread's block did (the peak memory stays)."""
+    return max(1, rows // threads())
 
 
 def map_blocks(fn: Callable[[T], R], blocks: Sequence[T]) -> list[R]:

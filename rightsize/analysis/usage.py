@@ -52,7 +52,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from rightsize.analysis.parallel import map_blocks
+from rightsize.analysis.parallel import map_blocks, per_thread
 from rightsize.analysis.workloads import Codes, grouped_stats
 
 __all__ = [
@@ -519,7 +519,7 @@ def usage_series(
         killed = np.flatnonzero(block.failcnt_kills)  # rare: kept, the block's rows are not
         return lo + block.gaps, lo + killed, block.failcnt_kills[killed]
 
-    spans = list(container_blocks(codes, _BLOCK_ROWS))
+    spans = list(container_blocks(codes, per_thread(_BLOCK_ROWS)))
     gap_rows: list[IntArray] = []
     # blocks of whole containers are independent: on a few threads, taken in order
     for gaps_at, kill_rows, kill_counts in map_blocks(run, spans):

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from rightsize.analysis.parallel import map_blocks
+from rightsize.analysis.parallel import map_blocks, per_thread
 
 __all__ = [
     "QUANTILES",
@@ -200,9 +200,9 @@ def grouped_stats(
     if n <= STATS_BLOCK_ROWS or bool(np.any(codes[1:] < codes[:-1])):
         return _grouped_stats(codes, values, ngroups, interval, quantiles)
     spans: list[tuple[int, int]] = []
-    lo = 0
+    lo, size = 0, per_thread(STATS_BLOCK_ROWS)
     while lo < n:
-        hi = min(n, lo + STATS_BLOCK_ROWS)
+        hi = min(n, lo + size)
         if hi < n:  # end the block at a group boundary (a longer group is a block alone)
             at = int(np.searchsorted(codes, codes[hi], side="left"))
             hi = at if at > lo else int(np.searchsorted(codes, codes[hi], side="right"))

@@ -88,7 +88,7 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 
-from rightsize.analysis.parallel import map_blocks
+from rightsize.analysis.parallel import map_blocks, per_thread
 from rightsize.analysis.strategies._common import (
     DAY,
     MIB,
@@ -312,9 +312,9 @@ def recommend_pool(pool: Pool, params: Mapping[str, float]) -> list[Recommendati
     docstring); each gets what :func:`recommend` gives it alone."""
     starts = pool.starts
     bounds: list[tuple[int, int]] = []
-    first = 0
+    first, rows = 0, per_thread(POOL_ROWS)
     while first < len(pool):
-        last = max(first + 1, int(np.searchsorted(starts, starts[first] + POOL_ROWS, "right")) - 1)
+        last = max(first + 1, int(np.searchsorted(starts, starts[first] + rows, "right")) - 1)
         last = min(last, len(pool))
         bounds.append((first, last))
         first = last
