@@ -203,7 +203,10 @@ class _Reader:
         # one preallocated array per column, filled batch by batch (no second copy);
         # sized for every stored row, pages a folded read never fills stay unused
         self.filled: dict[str, npt.NDArray[np.float64]] = {n: np.empty(total) for n in names}
-        populate_ahead(list(self.filled.values()))  # their first touch, on the other core
+        if not step:
+            # every row gets filled: map the pages on the other core first (a folded read
+            # fills a fraction of them, and mapping the rest would cost memory it never uses)
+            populate_ahead(list(self.filled.values()))
         self.total = total
         self.got_keys: list[tuple[str, str]] = []
         self.counts: list[int] = []
