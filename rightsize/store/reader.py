@@ -200,13 +200,11 @@ class _Reader:
         self.path, self.keys, self.heads = path, keys, heads
         self.names, self.wanted = names, wanted
         self.lo, self.hi, self.step = lo, hi, step
-        # one preallocated array per column, filled batch by batch (no second copy);
-        # sized for every stored row, pages a folded read never fills stay unused
+        # one preallocated array per column, filled batch by batch (no second copy), sized
+        # for the rows the read can give (``total``: :func:`_most_rows`), whose pages are
+        # mapped on the other core ahead of the writes
         self.filled: dict[str, npt.NDArray[np.float64]] = {n: np.empty(total) for n in names}
-        if not step:
-            # every row gets filled: map the pages on the other core first (a folded read
-            # fills a fraction of them, and mapping the rest would cost memory it never uses)
-            populate_ahead(list(self.filled.values()))
+        populate_ahead(list(self.filled.values()))
         self.total = total
         self.got_keys: list[tuple[str, str]] = []
         self.counts: list[int] = []
@@ -217,6 +215,12 @@ class _Reader:
         n = int(cols["ts"][0].size)
         if n == 0:
             return
+        if self.pos + n > self.total:  # more than the bound said: grow (not expected)
+            self.total = max(self.pos + n, self.total + self.total // 2)
+            for name, column in self.filled.items():
+                grown = np.empty(self.total)
+                grown[: self.pos] = column[: self.pos]
+                self.filled[name] = grown
         self.peaks = self.peaks or ("cpu_peak" in cols and bool(cols["cpu_peak"][1].any()))
         for name in self.names:  # straight into place: no float copy of the batch
             out = self.filled[name][self.pos : self.pos + n]
@@ -288,8 +292,29 @@ class _Reader:
         data: dict[str, npt.NDArray[np.float64]] = {}
         for name in self.names:
             column = self.filled.pop(name)
-            data[name] = column[: self.pos] if self.pos == self.total else column[: self.pos].copy()
+            # the bound is tight, so the unused tail is small; far from it (a window that
+            # cuts into chunks), a copy lets the rest go
+            data[name] = column[: self.pos] if 10 * self.pos >= 9 * self.total \
+                else column[: self.pos].copy()
         return data
+
+
+def _most_rows(conn: sqlite3.Connection, where: str, params: list[Any], step: int) -> int:
+    """At most the rows the chunks matching ``where`` give at ``step`` (0: as stored).
+
+    Folded, a chunk gives at most one row per bucket its time span meets, and never
+    more than its rows: ``min(n, (t1 - t0) // step + 2)`` (buckets a chunk shares with
+    its neighbour make the true count smaller, never larger).
+    """
+    if not step:
+        (stored,) = conn.execute(f"SELECT coalesce(sum(n), 0) FROM chunks{where}",
+                                 params).fetchone()
+        return int(stored)
+    rows = np.array(conn.execute(f"SELECT n, t0, t1 FROM chunks{where}", params).fetchall(),
+                    dtype=np.int64).reshape(-1, 3)
+    span = seconds_of(rows[:, 2]) - seconds_of(rows[:, 1])
+    buckets = np.floor(span / step).astype(np.int64) + 2
+    return int(np.minimum(rows[:, 0], buckets).sum())
 
 
 def _samples(conn: sqlite3.Connection, path: Path, since: float | None, until: float | None,
@@ -311,8 +336,7 @@ def _samples(conn: sqlite3.Connection, path: Path, since: float | None, until: f
     for row in conn.execute(f"SELECT series, ts, {', '.join(HEAD_VALUE_COLUMNS)} FROM head"
                             f"{hwhere} ORDER BY series, ts", hparams):
         heads.setdefault(int(row[0]), []).append(row[1:])
-    (stored,) = conn.execute(f"SELECT coalesce(sum(n), 0) FROM chunks{where}", params).fetchone()
-    total = int(stored) + sum(len(rows) for rows in heads.values())
+    total = _most_rows(conn, where, params, step) + sum(len(rows) for rows in heads.values())
     reader = _Reader(path, keys, heads, names, wanted, lo, hi, step, total)
 
     # chunks stream in key order (CROSS JOIN: the series index leads, no sort of BLOBs);

@@ -126,6 +126,48 @@ def test_the_reader_maps_its_columns_ahead(tmp_path: object,
     got = load(db, columns=["ts", "mem_working_set"]).samples
     assert seen == [[300, 300]]
     np.testing.assert_array_equal(got["mem_working_set"], 4096.0 * np.arange(300))
-    # a folded read fills a fraction of its arrays: mapping them all would cost memory
+    # folded, the arrays are sized for the buckets the chunks' spans meet, not the rows
+    seen.clear()
     folded = load(db, columns=["ts", "mem_working_set"], max_points=30).samples
-    assert len(folded) <= 31 and seen == [[300, 300]]
+    (sizes,) = {tuple(s) for s in seen}
+    assert len(folded) <= sizes[0] < 300
+
+
+def test_the_folded_bound_holds_every_row(tmp_path: object,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``_most_rows`` is never below what a folded read gives (the arrays never grow)."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from rightsize.store import Store, load, reader
+    from tests.store_rows import sample
+
+    rng = np.random.default_rng(7)
+    db = Path(str(tmp_path)) / "f.db"
+    with Store(db) as store:
+        for c in range(3):
+            ts = 1.79e9 + np.cumsum(rng.choice([1.0, 7.0, 60.0, 900.0], size=700))
+            for part in np.array_split(ts, 5):  # several chunks, with gaps between them
+                store.write_round(samples=[sample(f"c{c}", float(t), cpu_total_ns=int(t),
+                                                  mem_working_set=float(t % 977))
+                                           for t in part])
+                store.seal_all()
+    bounds: list[int] = []
+    real = reader._most_rows
+    monkeypatch.setattr(reader, "_most_rows", lambda *a: bounds.append(real(*a)) or bounds[-1])
+    grew: list[int] = []
+    emit = reader._Reader._emit
+
+    def spy(self: reader._Reader, *args: object) -> None:
+        before = self.total
+        emit(self, *args)  # type: ignore[arg-type]
+        if self.total != before:
+            grew.append(self.total)
+
+    monkeypatch.setattr(reader._Reader, "_emit", spy)
+    for points in (3, 20, 150, 5000):
+        got = load(db, columns=["ts", "mem_working_set"], max_points=points).samples
+        assert len(got) <= bounds[-1]
+    assert grew == [] and len(bounds) == 4
+    assert bounds[0] < 2100  # and folding does tighten it
