@@ -201,10 +201,13 @@ class _Reader:
         self.names, self.wanted = names, wanted
         self.lo, self.hi, self.step = lo, hi, step
         # one preallocated array per column, filled batch by batch (no second copy), sized
-        # for the rows the read can give (``total``: :func:`_most_rows`), whose pages are
-        # mapped on the other core ahead of the writes
+        # for the rows the read can give (``total``: :func:`_most_rows`)
         self.filled: dict[str, npt.NDArray[np.float64]] = {n: np.empty(total) for n in names}
-        populate_ahead(list(self.filled.values()))
+        if lo is None and hi is None:
+            # every chunk is read whole, so the bound is tight: map the pages on the other
+            # core ahead of the writes (a window counts the chunks it cuts in full, and
+            # mapping what it never fills would cost memory)
+            populate_ahead(list(self.filled.values()))
         self.total = total
         self.got_keys: list[tuple[str, str]] = []
         self.counts: list[int] = []
