@@ -23,10 +23,11 @@ from rightsize.errors import InputError, UsageError
 from rightsize.heap import populate_ahead
 from rightsize.store.bulk import BulkError, decode_many
 from rightsize.store.chunks import concat_cols, head_cols, take
+from rightsize.store.extent import most_rows, resolution, window
 from rightsize.store.files import default_db_path
-from rightsize.store.rollup import TIERS, Cols, rollup, sort_unique
+from rightsize.store.rollup import Cols, rollup, sort_unique
 from rightsize.store.schema import HEAD_VALUE_COLUMNS
-from rightsize.store.times import key, seconds, seconds_of
+from rightsize.store.times import key, seconds_of
 from rightsize.store.writer import CONTAINER_COLUMNS, EVENT_COLUMNS, HOST_COLUMNS, Store
 
 if TYPE_CHECKING:
@@ -38,10 +39,6 @@ __all__ = ["NUMERIC_SAMPLE_COLUMNS", "Dataset", "load", "resolution"]
 NUMERIC_SAMPLE_COLUMNS: tuple[str, ...] = ("ts", *HEAD_VALUE_COLUMNS)
 #: asked for by name only: the highest CPU rate inside a rollup bucket (NaN for raw rows)
 EXTRA_COLUMNS: tuple[str, ...] = ("cpu_peak",)
-
-#: bucket sizes (seconds) a read may fold to: round numbers that nest
-_STEPS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 180, 240, 300, 600, 900, 1200, 1800, 3600, 7200,
-          10800, 21600, 43200, 86400)
 
 
 @dataclass(frozen=True)
@@ -87,51 +84,6 @@ def _numeric_columns(columns: Iterable[str] | None) -> list[str]:
             + ", ".join(known)
         )
     return [c for c in known if c in wanted or c == "ts"]
-
-
-def resolution(conn: sqlite3.Connection, lo: int | None, hi: int | None,
-               max_points: int | None) -> int:
-    """The bucket size (seconds) for a read of [lo, hi] µs; 0 = as stored.
-
-    The coarsest tier stored in the window sets the floor (one resolution for
-    every container, so intervals compare); ``max_points`` caps the rows per
-    container, so an analysis of a long window costs what a short one does.
-    """
-    where, params = _window(lo, hi)
-    head_where, head_params = _window(lo, hi, "ts", "ts")
-    tier, first, last, most = conn.execute(
-        f"SELECT max(tier), min(t0), max(t1), max(rows) FROM (SELECT series, max(tier) AS tier, "
-        f"min(t0) AS t0, max(t1) AS t1, sum(n) AS rows FROM chunks{where} GROUP BY series)",
-        params).fetchone()
-    h_first, h_last, h_most = conn.execute(
-        "SELECT min(t0), max(t1), max(rows) FROM (SELECT min(ts) AS t0, max(ts) AS t1, "
-        f"count(*) AS rows FROM head{head_where} GROUP BY series)", head_params).fetchone()
-    floor = TIERS[int(tier)].step if tier else 0
-    rows = int(most or 0) + int(h_most or 0)
-    if max_points is None or rows <= max_points:
-        return floor
-    first_all = min(t for t in (first, h_first) if t is not None)
-    last_all = max(t for t in (last, h_last) if t is not None)
-    span = seconds(min(last_all, hi) if hi is not None else last_all) - seconds(
-        max(first_all, lo) if lo is not None else first_all)
-    need = span / max_points
-    for step in _STEPS:
-        if step >= need and step >= floor and (floor == 0 or step % floor == 0):
-            return step
-    return _STEPS[-1]
-
-
-def _window(lo: int | None, hi: int | None, end: str = "t1", start: str = "t0"
-            ) -> tuple[str, list[Any]]:
-    """WHERE clause for rows whose [``start``, ``end``] span meets [lo, hi] (time keys)."""
-    clauses, params = [], []
-    if lo is not None:
-        clauses.append(f"{end} >= ?")
-        params.append(lo)
-    if hi is not None:
-        clauses.append(f"{start} <= ?")
-        params.append(hi)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
 def _key_column(values: list[str], counts: npt.NDArray[np.int64]) -> pd.Categorical:
@@ -201,7 +153,7 @@ class _Reader:
         self.names, self.wanted = names, wanted
         self.lo, self.hi, self.step = lo, hi, step
         # one preallocated array per column, filled batch by batch (no second copy), sized
-        # for the rows the read can give (``total``: :func:`_most_rows`)
+        # for the rows the read can give (``total``: :func:`~rightsize.store.extent.most_rows`)
         self.filled: dict[str, npt.NDArray[np.float64]] = {n: np.empty(total) for n in names}
         if lo is None and hi is None:
             # every chunk is read whole, so the bound is tight: map the pages on the other
@@ -302,24 +254,6 @@ class _Reader:
         return data
 
 
-def _most_rows(conn: sqlite3.Connection, where: str, params: list[Any], step: int) -> int:
-    """At most the rows the chunks matching ``where`` give at ``step`` (0: as stored).
-
-    Folded, a chunk gives at most one row per bucket its time span meets, and never
-    more than its rows: ``min(n, (t1 - t0) // step + 2)`` (buckets a chunk shares with
-    its neighbour make the true count smaller, never larger).
-    """
-    if not step:
-        (stored,) = conn.execute(f"SELECT coalesce(sum(n), 0) FROM chunks{where}",
-                                 params).fetchone()
-        return int(stored)
-    rows = np.array(conn.execute(f"SELECT n, t0, t1 FROM chunks{where}", params).fetchall(),
-                    dtype=np.int64).reshape(-1, 3)
-    span = seconds_of(rows[:, 2]) - seconds_of(rows[:, 1])
-    buckets = np.floor(span / step).astype(np.int64) + 2
-    return int(np.minimum(rows[:, 0], buckets).sum())
-
-
 def _samples(conn: sqlite3.Connection, path: Path, since: float | None, until: float | None,
              numeric: list[str], max_points: int | None) -> tuple[pd.DataFrame, int]:
     import pandas as pd
@@ -333,13 +267,13 @@ def _samples(conn: sqlite3.Connection, path: Path, since: float | None, until: f
         wanted += [c for c in ("cpu_total_ns", "cpu_cores", "cpu_peak") if c not in wanted]
     keys = {int(i): (str(h), str(c)) for i, h, c in conn.execute(
         "SELECT id, host, container_id FROM series")}
-    where, params = _window(lo, hi)
-    hwhere, hparams = _window(lo, hi, "ts", "ts")
+    where, params = window(lo, hi)
+    hwhere, hparams = window(lo, hi, "ts", "ts")
     heads: dict[int, list[tuple[Any, ...]]] = {}
     for row in conn.execute(f"SELECT series, ts, {', '.join(HEAD_VALUE_COLUMNS)} FROM head"
                             f"{hwhere} ORDER BY series, ts", hparams):
         heads.setdefault(int(row[0]), []).append(row[1:])
-    total = _most_rows(conn, where, params, step) + sum(len(rows) for rows in heads.values())
+    total = most_rows(conn, where, params, step) + sum(len(rows) for rows in heads.values())
     reader = _Reader(path, keys, heads, names, wanted, lo, hi, step, total)
 
     # chunks stream in key order (CROSS JOIN: the series index leads, no sort of BLOBs);

@@ -139,7 +139,7 @@ def test_the_reader_maps_its_columns_ahead(tmp_path: object,
 
 def test_the_folded_bound_holds_every_row(tmp_path: object,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """``_most_rows`` is never below what a folded read gives (the arrays never grow)."""
+    """``extent.most_rows`` is never below what a folded read gives (the arrays never grow)."""
     from pathlib import Path
 
     import numpy as np
@@ -158,8 +158,8 @@ def test_the_folded_bound_holds_every_row(tmp_path: object,
                                            for t in part])
                 store.seal_all()
     bounds: list[int] = []
-    real = reader._most_rows
-    monkeypatch.setattr(reader, "_most_rows", lambda *a: bounds.append(real(*a)) or bounds[-1])
+    real = reader.most_rows
+    monkeypatch.setattr(reader, "most_rows", lambda *a: bounds.append(real(*a)) or bounds[-1])
     grew: list[int] = []
     emit = reader._Reader._emit
 
