@@ -34,8 +34,8 @@ import numpy.typing as npt
 from rightsize.analysis.median import nanmedian
 from rightsize.analysis.parallel import map_blocks, per_thread, threads
 from rightsize.analysis.thresholds import Thresholds
-from rightsize.analysis.usage import Usage, container_blocks
-from rightsize.analysis.workloads import Codes, grouped_stats
+from rightsize.analysis.usage import Usage
+from rightsize.analysis.workloads import Codes, container_blocks, grouped_stats
 from rightsize.model import Declared, Recommendation
 from rightsize.store import Dataset
 

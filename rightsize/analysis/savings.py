@@ -246,20 +246,3 @@ def replicas(frame: pd.DataFrame) -> Mapping[str, int]:
     live = last >= (w_end - 3 * np.maximum(step, 1.0))[w_of]
     counts = np.bincount(w_of[live], minlength=len(names))
     return {n: max(1, int(c)) for n, c in zip(names, counts, strict=True)}
-    codes = frame["workload"].cat.codes.to_numpy(dtype=np.int64)
-    cids = pd.factorize(frame["container_id"])[0].astype(np.int64)
-    ts = frame["ts"].to_numpy(dtype=np.float64)
-    interval = np.nan_to_num(frame["interval"].to_numpy(dtype=np.float64), nan=0.0)
-    ncid = int(cids.max()) + 1 if cids.size else 1
-    key = codes * ncid + cids
-    order = np.argsort(key, kind="stable")
-    uniq, first = np.unique(key[order], return_index=True)
-    last = np.maximum.reduceat(ts[order], first)
-    w_of = uniq // ncid
-    w_end = np.full(len(names), -np.inf)
-    np.maximum.at(w_end, codes, ts)
-    step = np.zeros(len(names))
-    np.maximum.at(step, codes, interval)
-    live = last >= (w_end - 3 * np.maximum(step, 1.0))[w_of]
-    counts = np.bincount(w_of[live], minlength=len(names))
-    return {n: max(1, int(c)) for n, c in zip(names, counts, strict=True)}

@@ -53,14 +53,13 @@ import numpy.typing as npt
 import pandas as pd
 
 from rightsize.analysis.parallel import map_blocks, per_thread
-from rightsize.analysis.workloads import Codes, grouped_stats
+from rightsize.analysis.workloads import Codes, container_blocks, grouped_stats
 
 __all__ = [
     "ANALYSIS_POINTS",
     "SAMPLE_INPUTS",
     "USAGE_COLUMNS",
     "Usage",
-    "container_blocks",
     "container_codes",
     "usage_series",
 ]
@@ -254,27 +253,6 @@ _COMPUTED = (
     "periods",
     "throttled_periods",
 )
-
-
-def container_blocks(codes: Codes, size: int) -> list[tuple[int, int]]:
-    """Row ranges of about ``size`` rows that never split a run of equal (sorted) codes.
-
-    A container with more rows than ``size`` is a block of its own.
-    """
-    n = codes.size
-    out: list[tuple[int, int]] = []
-    lo = 0
-    while lo < n:
-        if lo + size >= n:
-            out.append((lo, n))
-            break
-        code = codes[lo + size]
-        hi = int(np.searchsorted(codes, code, side="left"))
-        if hi <= lo:  # one container longer than a block
-            hi = int(np.searchsorted(codes, code, side="right"))
-        out.append((lo, hi))
-        lo = hi
-    return out
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from rightsize.analysis.parallel import map_blocks, per_thread
 __all__ = [
     "QUANTILES",
     "ResourceStats",
+    "container_blocks",
     "grouped_stats",
     "owner_from_pod",
     "workload_name",
@@ -199,15 +200,7 @@ def grouped_stats(
     n = codes.size
     if n <= STATS_BLOCK_ROWS or bool(np.any(codes[1:] < codes[:-1])):
         return _grouped_stats(codes, values, ngroups, interval, quantiles)
-    spans: list[tuple[int, int]] = []
-    lo, size = 0, per_thread(STATS_BLOCK_ROWS)
-    while lo < n:
-        hi = min(n, lo + size)
-        if hi < n:  # end the block at a group boundary (a longer group is a block alone)
-            at = int(np.searchsorted(codes, codes[hi], side="left"))
-            hi = at if at > lo else int(np.searchsorted(codes, codes[hi], side="right"))
-        spans.append((lo, hi))
-        lo = hi
+    spans = container_blocks(codes, per_thread(STATS_BLOCK_ROWS))  # whole groups a block
 
     def block(span: tuple[int, int]) -> tuple[int, GroupedStats]:
         lo, hi = span
@@ -226,6 +219,27 @@ def grouped_stats(
         out.mean[span] = part.mean
         out.count[span] = part.count
         out.duration[span] = part.duration
+    return out
+
+
+def container_blocks(codes: Codes, size: int) -> list[tuple[int, int]]:
+    """Row ranges of about ``size`` rows that never split a run of equal (sorted) codes.
+
+    A container (group) with more rows than ``size`` is a block of its own.
+    """
+    n = codes.size
+    out: list[tuple[int, int]] = []
+    lo = 0
+    while lo < n:
+        if lo + size >= n:
+            out.append((lo, n))
+            break
+        code = codes[lo + size]
+        hi = int(np.searchsorted(codes, code, side="left"))
+        if hi <= lo:  # one container longer than a block
+            hi = int(np.searchsorted(codes, code, side="right"))
+        out.append((lo, hi))
+        lo = hi
     return out
 
 

@@ -57,6 +57,7 @@ def test_a_block_error_is_raised(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_usage_on_threads_equals_one_thread(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Blocks written over their own input rows, failcnt kills and gaps, on 3 threads."""
     import rightsize.analysis.usage as usage
+    from rightsize.analysis.workloads import container_blocks
     from tests.unit.test_perf_equivalence import _random_samples
 
     samples, events = _random_samples(np.random.default_rng(seed))
@@ -73,7 +74,7 @@ def test_usage_on_threads_equals_one_thread(seed: int, monkeypatch: pytest.Monke
     pd.testing.assert_frame_equal(many.frame, one.frame, check_exact=True)
     pd.testing.assert_frame_equal(many.gaps, one.gaps, check_exact=True)
     pd.testing.assert_frame_equal(many.ooms, one.ooms, check_exact=True)
-    assert len(usage.container_blocks(one.codes, 2)) > 1
+    assert len(container_blocks(one.codes, 2)) > 1
 
 
 def test_stats_and_strategy_on_threads_equal_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -263,7 +263,7 @@ def test_usage_series_blocks_do_not_change_the_result(
 
 
 def test_blocks_hold_whole_containers() -> None:
-    from rightsize.analysis.usage import container_blocks
+    from rightsize.analysis.workloads import container_blocks
 
     codes = np.repeat(np.arange(5, dtype=np.int64), [3, 1, 6, 1, 1])  # starts 0 3 4 10 11
     assert container_blocks(codes, 1) == [(0, 3), (3, 4), (4, 10), (10, 11), (11, 12)]
