@@ -32,7 +32,6 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 Array = npt.NDArray[Any]
 
-_ID = {name: i for i, name in enumerate(CHUNK_COLUMNS)}
 _Q = struct.Struct("<q")
 
 
@@ -54,61 +53,93 @@ class _Column:
     deltas: dict[tuple[int, int, int], list[tuple[int, int, bytes]]] = field(
         default_factory=dict)
     xors: dict[int, list[tuple[int, int, bytes]]] = field(default_factory=dict)
-    masks: dict[int, BoolArray] = field(default_factory=dict)  # chunk -> present rows
+    masks: dict[int, tuple[BoolArray, int]] = field(default_factory=dict)  # chunk -> (rows, n)
+    nulls: list[int] = field(default_factory=list)  # chunks where it is missing in every row
     floats: bool = False  # some chunk holds it as floats: the whole column is float64
+    seen: int = -1  # the last chunk that held it
 
 
-def _read(blob: bytes, index: int, wanted: set[str], columns: dict[str, _Column]) -> int:
-    """Sort the ``wanted`` columns of one chunk into ``columns``; returns its rows."""
-    n, layout, offset = codec.header(blob)
+_LAYOUTS: dict[int, struct.Struct] = {}
+
+
+def _layout(blob: bytes) -> tuple[int, tuple[int, ...], int]:
+    """(rows, the header's fields flat: id, encoding, parameter, length per column, where
+    the bodies start): :func:`rightsize.store.codec.header` in one ``struct`` call."""
+    try:
+        magic, n, ncols = codec._HEAD.unpack_from(blob, 0)
+    except struct.error as exc:
+        raise ChunkError("too short for a chunk header") from exc
+    if magic != codec._MAGIC:
+        raise ChunkError("not a rightsize chunk (bad magic)")
+    shape = _LAYOUTS.get(ncols)
+    if shape is None:
+        shape = _LAYOUTS[ncols] = struct.Struct("<" + "BBBI" * ncols)
+    try:
+        flat = shape.unpack_from(blob, codec._HEAD.size)
+    except struct.error as exc:
+        raise ChunkError(f"damaged chunk header ({exc})") from exc
+    return int(n), flat, codec._HEAD.size + shape.size
+
+
+def _read(blob: bytes, index: int, by_id: list[_Column | None], wanted: list[_Column]) -> int:
+    """Sort the wanted columns of one chunk (``by_id``: the column of each id, or None
+    when not wanted) into their :class:`_Column`; returns its rows."""
+    n, flat, offset = _layout(blob)
+    lengths = flat[3::4]
+    ids = flat[0::4]
+    if ids and max(ids) >= len(CHUNK_COLUMNS):
+        raise ChunkError(f"unknown column id {max(ids)}")
+    size = len(blob) - offset
+    if sum(lengths) > size:
+        raise ChunkError("chunk body is shorter than its columns")
+    if sum(lengths) < size:
+        raise ChunkError("chunk body is longer than its columns")
     body = memoryview(blob)[offset:]
     pos = 0
-    missing = set(wanted)
-    for cid, enc, param, length in layout:
-        if cid >= len(CHUNK_COLUMNS):
-            raise ChunkError(f"unknown column id {cid}")
-        if pos + length > len(body):
-            raise ChunkError("chunk body is shorter than its columns")
-        name = CHUNK_COLUMNS[cid]
+    found = 0
+    for i, cid in enumerate(ids):
+        length = lengths[i]
         start, pos = pos, pos + length
-        if name not in wanted:
+        col = by_id[cid]
+        if col is None:
             continue
-        missing.discard(name)
+        found += 1
+        col.seen = index
+        enc = flat[4 * i + 1]
+        if enc == codec._NULL:
+            col.nulls.append(index)
+            continue
         if enc & codec._PACKED:  # zlib reads the blob in place: no copy of the packed bytes
             try:
                 part = zlib.decompress(body[start:pos])
             except zlib.error as exc:
-                raise ChunkError(f"damaged column {name} ({exc})") from exc
+                raise ChunkError(f"damaged column {CHUNK_COLUMNS[cid]} ({exc})") from exc
             enc &= ~codec._PACKED
         else:
             part = bytes(body[start:pos])
-        _sort_piece(columns[name], index, enc, param, part, n)
-    if pos != len(body):
-        raise ChunkError("chunk body is longer than its columns")
-    for name in missing:  # a column the chunk lacks is missing in all its rows
-        columns[name].masks[index] = np.zeros(n, dtype=bool)
+        _sort_piece(col, index, enc, flat[4 * i + 2], part, n)
+    if found < len(wanted):  # a column the chunk lacks is missing in all its rows
+        for col in wanted:
+            if col.seen != index:
+                col.nulls.append(index)
     return n
 
 
 def _sort_piece(col: _Column, index: int, enc: int, param: int, part: bytes, n: int) -> None:
-    masked, enc = bool(enc & codec._MASKED), enc & ~codec._MASKED
-    if enc == codec._NULL:
-        col.masks[index] = np.zeros(n, dtype=bool)
-        return
     count = n
-    if masked:
+    if enc & codec._MASKED:
+        enc &= ~codec._MASKED
+        if enc == codec._NULL:
+            col.nulls.append(index)
+            return
         size = (n + 7) // 8
         if len(part) < size:
             raise ChunkError("mask is shorter than the chunk")
         valid = np.unpackbits(np.frombuffer(part[:size], dtype=np.uint8), count=n).astype(bool)
-        col.masks[index] = valid
         part = part[size:]
-        count = int(valid.sum())
-    if enc == codec._INT_CONST:
-        if len(part) != 8:
-            raise ChunkError("integer constant length does not match")
-        col.consts.append((index, count, _Q.unpack(part)[0]))
-    elif enc == codec._INT_DELTA:
+        count = int(np.count_nonzero(valid))
+        col.masks[index] = valid, count
+    if enc == codec._INT_DELTA:
         order, width = param >> 4, param & 0x0F
         if order not in (1, 2) or width > 8 or count < 1:
             raise ChunkError("bad integer column header")
@@ -116,6 +147,10 @@ def _sort_piece(col: _Column, index: int, enc: int, param: int, part: bytes, n: 
         if len(part) != 8 * k + 8 + (count - k) * width:
             raise ChunkError("integer column length does not match")
         col.deltas.setdefault((k, width, count), []).append((index, count, part))
+    elif enc == codec._INT_CONST:
+        if len(part) != 8:
+            raise ChunkError("integer constant length does not match")
+        col.consts.append((index, count, _Q.unpack(part)[0]))
     elif enc == codec._FLOAT_CONST:
         if len(part) != 8:
             raise ChunkError("float constant length does not match")
@@ -126,6 +161,8 @@ def _sort_piece(col: _Column, index: int, enc: int, param: int, part: bytes, n: 
             raise ChunkError("float column length does not match")
         col.xors.setdefault(count, []).append((index, count, part))
         col.floats = True
+    elif enc == codec._NULL:
+        col.nulls.append(index)
     else:
         raise ChunkError(f"unknown column encoding {enc}")
 
@@ -174,27 +211,34 @@ def _xors(pieces: list[tuple[int, int, bytes]]) -> tuple[list[int], IntArray, Ar
     return chunks, np.full(len(pieces), count, dtype=np.int64), bits.view(np.float64).reshape(-1)
 
 
-def _column(col: _Column, rows: IntArray) -> tuple[Array, BoolArray]:
+def _column(col: _Column, rows: IntArray, starts: IntArray) -> tuple[Array, BoolArray]:
     """One column of the batch: (values, present), int64 unless some chunk held floats."""
-    total = int(rows.sum())
-    starts = _starts(rows)
+    total = int(starts[-1] + rows[-1]) if rows.size else 0
     dtype = np.float64 if col.floats else np.int64
-    # present values first, in chunk order; then scattered to the rows where present
-    present = np.ones(total, dtype=bool)
-    for index, valid in col.masks.items():
-        present[starts[index] : starts[index] + rows[index]] = valid
+    if len(col.nulls) == rows.size:  # missing everywhere (rows with no chunk: none)
+        missing = np.zeros(total, dtype=dtype) if dtype == np.int64 else np.full(total, np.nan)
+        return missing, np.zeros(total, dtype=bool)
     counts = rows.copy()
-    for index, valid in col.masks.items():
-        counts[index] = int(valid.sum())
-    dense = np.zeros(int(counts.sum()), dtype=dtype)
+    if col.nulls:
+        counts[col.nulls] = 0
+    for index, (_, count) in col.masks.items():
+        counts[index] = count
+    dense = np.empty(int(counts.sum()), dtype=dtype)
     dstarts = _starts(counts)
 
     def place(chunks: list[int], sizes: IntArray, values: Array) -> None:
-        if not chunks:
-            return
+        # chunks that follow each other have their values one after the other in
+        # ``dense``: a run of them is one slice copy
         idx = np.asarray(chunks, dtype=np.int64)
-        local = np.arange(values.size, dtype=np.int64) - np.repeat(_starts(sizes), sizes)
-        dense[np.repeat(dstarts[idx], sizes) + local] = values
+        ends = np.cumsum(sizes)
+        cuts = (np.flatnonzero(np.diff(idx) != 1) + 1).tolist()
+        firsts = [0, *cuts]
+        lasts = [*cuts, idx.size]
+        at = dstarts[idx[firsts]].tolist()
+        src = [0, *ends[np.asarray(cuts, dtype=np.int64) - 1].tolist()]
+        stop = ends[np.asarray(lasts, dtype=np.int64) - 1].tolist()
+        for a, s0, s1 in zip(at, src, stop, strict=True):
+            dense[a : a + s1 - s0] = values[s0:s1]
 
     if col.consts:
         idx = [c[0] for c in col.consts]
@@ -209,8 +253,13 @@ def _column(col: _Column, rows: IntArray) -> tuple[Array, BoolArray]:
         place(*_deltas(pieces, k, width))
     for pieces in col.xors.values():
         place(*_xors(pieces))
-    if bool(present.all()):
-        return dense, present
+    if not col.nulls and not col.masks:
+        return dense, np.ones(total, dtype=bool)
+    whole = np.ones(rows.size, dtype=bool)
+    whole[col.nulls] = False
+    present = np.repeat(whole, rows)
+    for index, (valid, _) in col.masks.items():
+        present[starts[index] : starts[index] + rows[index]] = valid
     values = np.zeros(total, dtype=dtype) if dtype == np.int64 else np.full(total, np.nan)
     values[present] = dense
     return values, present
@@ -229,11 +278,14 @@ def decode_many(blobs: Sequence[bytes], wanted: Sequence[str]
     if unknown:
         raise ValueError(f"unknown chunk columns {sorted(unknown)}")
     columns = {name: _Column() for name in want}
-    rows = np.zeros(len(blobs), dtype=np.int64)
-    wanted_set = set(want)
+    by_id: list[_Column | None] = [columns.get(name) for name in CHUNK_COLUMNS]
+    cols = list(columns.values())
+    counts: list[int] = []
     for index, blob in enumerate(blobs):
         try:
-            rows[index] = _read(blob, index, wanted_set, columns)
+            counts.append(_read(blob, index, by_id, cols))
         except ChunkError as exc:
             raise BulkError(index, exc) from exc
-    return rows, {name: _column(col, rows) for name, col in columns.items()}
+    rows = np.array(counts, dtype=np.int64)
+    starts = _starts(rows)
+    return rows, {name: _column(col, rows, starts) for name, col in columns.items()}
