@@ -183,6 +183,9 @@ class _Reader:
             if name == "ts":
                 out[:] = values.view(np.float64)  # the keys are the seconds' bits
                 continue
+            if not present.any():  # missing in the whole batch (a column nobody reports)
+                out.fill(np.nan)
+                continue
             out[:] = values
             if not present.all():
                 out[~present] = np.nan
