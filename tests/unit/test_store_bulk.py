@@ -74,6 +74,30 @@ def test_a_damaged_chunk_names_its_index() -> None:
     assert caught.value.index == 0 and "magic" in str(caught.value)
 
 
+def test_each_kind_of_damage_names_the_chunk_and_what_is_wrong() -> None:
+    """Each kind of damage, in the second of three chunks: the error names that chunk
+    and what is wrong with it."""
+    good = codec.encode({"ts": np.arange(40, dtype=np.int64) * 10,
+                         "mem_working_set": np.arange(40, dtype=np.int64) * 4096 + 7}, {})
+    entry = codec._HEAD.size  # the first column's (id, encoding, parameter, length)
+
+    def patched(at: int, value: int) -> bytes:
+        return good[:at] + bytes([value]) + good[at + 1:]
+
+    cases = {
+        "too short": (good[:5], "too short"),
+        "unknown id": (patched(entry, 200), "unknown column id"),
+        "longer": (good + b"\0", "longer than its columns"),
+        "bad encoding": (patched(entry + 1, 9), "unknown column encoding"),
+        "bad delta header": (patched(entry + 2, 0x39), "bad integer column header"),
+    }
+    for what, (bad, message) in cases.items():
+        with pytest.raises(bulk.BulkError) as caught:
+            bulk.decode_many([good, bad, good], ["ts", "mem_working_set"])
+        assert caught.value.index == 1, what
+        assert message in str(caught.value), (what, str(caught.value))
+
+
 def test_load_in_small_batches_mixing_chunks_and_head_rows(
     tmp_path: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
