@@ -25,7 +25,7 @@ from __future__ import annotations
 import fnmatch
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -35,6 +35,7 @@ import pandas as pd
 
 from rightsize.analysis.findings import OomKills, Throttling, workload_findings
 from rightsize.analysis.hosts import declared_of, host_view, optional_float
+from rightsize.analysis.parallel import map_blocks
 from rightsize.analysis.qos import with_qos_options
 from rightsize.analysis.result import AnalysisResult, WorkloadResult
 from rightsize.analysis.strategies import get_strategy, recommend_pool, resolve_params
@@ -61,14 +62,22 @@ IntArray = npt.NDArray[np.int64]
 _SUM_BLOCK_ROWS = 1 << 20
 
 
-def _sums(codes: npt.NDArray[np.int32], columns: list[FloatArray], n: int) -> list[FloatArray]:
-    """Per code, the sum of each column's known values, in blocks (no full-length copy)."""
+def _sums(codes: npt.NDArray[np.int32], columns: list[Callable[[slice], FloatArray]],
+          n: int) -> list[FloatArray]:
+    """Per code, the sum of each column's known values (a column: its values in a slice
+    of rows), in blocks on a few threads (no full-length copy). The blocks are the same
+    whatever the threads, and added in row order, so the sums are too."""
+    spans = [slice(lo, lo + _SUM_BLOCK_ROWS) for lo in range(0, codes.size, _SUM_BLOCK_ROWS)]
+
+    def block_sums(rows: slice) -> list[FloatArray]:
+        block = codes[rows].astype(np.intp)  # once for every column
+        return [np.bincount(block, weights=np.nan_to_num(values(rows)),
+                            minlength=n).astype(np.float64, copy=False) for values in columns]
+
     out = [np.zeros(n, dtype=np.float64) for _ in columns]
-    for lo in range(0, codes.size, _SUM_BLOCK_ROWS):
-        block = codes[lo : lo + _SUM_BLOCK_ROWS].astype(np.intp)  # once for every column
-        for total, values in zip(out, columns, strict=True):
-            total += np.bincount(block, weights=np.nan_to_num(values[lo : lo + _SUM_BLOCK_ROWS]),
-                                 minlength=n)
+    for part in map_blocks(block_sums, spans):
+        for total, got in zip(out, part, strict=True):
+            total += got
     return out
 
 
@@ -269,8 +278,11 @@ def analyze(
         for h, c in zip(usage.gaps["host"], usage.gaps["container_id"], strict=True):
             gap_w[cont_wcode[code_of[(str(h), str(c))]]] += 1
 
+    def rows_of(values: FloatArray) -> Callable[[slice], FloatArray]:
+        return lambda rows: values[rows]
+
     periods, tperiods, tseconds = _sums(
-        row_w, [frame[c].to_numpy(dtype=np.float64)
+        row_w, [rows_of(frame[c].to_numpy(dtype=np.float64))
                 for c in ("periods", "throttled_periods", "throttled_seconds")], nwl)
 
     # declared values: the most recently seen container of each workload
@@ -297,12 +309,13 @@ def analyze(
 
     # share of memory samples above the high-water mark of the memory limit
     mlimit = np.array([d.memory_limit or np.nan for d in declared], dtype=np.float64)
-    above_n = np.zeros(nwl, dtype=np.float64)
-    for lo in range(0, mem.size, _SUM_BLOCK_ROWS):
-        block_w = row_w[lo : lo + _SUM_BLOCK_ROWS]
+
+    def above(rows: slice) -> FloatArray:
         with np.errstate(invalid="ignore"):
-            above = mem[lo : lo + _SUM_BLOCK_ROWS] >= t.oom_risk_high_water * mlimit[block_w]
-        above_n += np.bincount(block_w, weights=above.astype(np.float64), minlength=nwl)
+            high = mem[rows] >= t.oom_risk_high_water * mlimit[row_w[rows]]
+        return high.astype(np.float64)
+
+    (above_n,) = _sums(row_w, [above], nwl)
     with np.errstate(invalid="ignore", divide="ignore"):
         share_above = np.where(mem_g.count > 0, above_n / np.maximum(mem_g.count, 1), np.nan)
 

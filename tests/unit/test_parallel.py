@@ -101,3 +101,25 @@ def test_stats_and_strategy_on_threads_equal_one_thread(monkeypatch: pytest.Monk
     for field in ("quantiles", "max", "mean", "count", "duration"):
         np.testing.assert_array_equal(getattr(s4, field), getattr(s1, field))
     assert r4 == r1 and len(r1) == len(HISTORIES)
+
+
+def test_per_workload_sums_in_blocks_on_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-workload sums (throttling, samples above the memory high-water mark) in
+    blocks of 7 rows on 3 threads equal ``np.bincount`` over all rows at once, bit for bit
+    (the blocks are added in row order, and cut the same way whatever the threads)."""
+    from rightsize.analysis import pipeline
+
+    rng = np.random.default_rng(3)
+    codes = np.sort(rng.integers(0, 9, 200)).astype(np.int32)
+    values = rng.lognormal(0, 1, 200)
+    values[rng.random(200) < 0.2] = np.nan
+    monkeypatch.setattr(pipeline, "_SUM_BLOCK_ROWS", 7)
+    got = {}
+    for n in ("1", "3"):
+        monkeypatch.setenv("RIGHTSIZE_THREADS", n)
+        got[n] = pipeline._sums(codes, [lambda rows: values[rows],
+                                        lambda rows: (values[rows] > 1.0).astype(float)], 9)
+    for total, ones in zip(got["3"], got["1"], strict=True):
+        np.testing.assert_array_equal(total, ones)
+    np.testing.assert_allclose(got["3"][0], np.bincount(codes, np.nan_to_num(values), 9))
+    np.testing.assert_array_equal(got["3"][1], np.bincount(codes, values > 1.0, 9))
