@@ -58,8 +58,9 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
-#: rows per block of the per-workload sums
-_SUM_BLOCK_ROWS = 1 << 20
+#: rows per block of the per-workload sums (the same whatever the threads; two blocks
+#: in flight hold what one of 2^20 rows did)
+_SUM_BLOCK_ROWS = 1 << 19
 
 
 def _sums(codes: npt.NDArray[np.int32], columns: list[Callable[[slice], FloatArray]],
