@@ -26,7 +26,6 @@ import fnmatch
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -39,7 +38,7 @@ from rightsize.analysis.parallel import map_blocks
 from rightsize.analysis.qos import with_qos_options
 from rightsize.analysis.result import AnalysisResult, WorkloadResult
 from rightsize.analysis.strategies import get_strategy, recommend_pool, resolve_params
-from rightsize.analysis.strategies.base import History, Pool
+from rightsize.analysis.strategies.base import Pool, PoolHistories
 from rightsize.analysis.strategies.in_effect import previous_for
 from rightsize.analysis.strategies.segments import pool_order
 from rightsize.analysis.thresholds import Thresholds
@@ -80,6 +79,13 @@ def _sums(codes: npt.NDArray[np.int32], columns: list[Callable[[slice], FloatArr
         for total, got in zip(out, part, strict=True):
             total += got
     return out
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``frame`` as dicts (``to_dict("records")``'s values, 5x faster)."""
+    names = [str(c) for c in frame.columns]
+    return [dict(zip(names, row, strict=True))
+            for row in zip(*(frame[c].tolist() for c in frame.columns), strict=True)]
 
 
 def _select(
@@ -287,9 +293,7 @@ def analyze(
                 for c in ("periods", "throttled_periods", "throttled_seconds")], nwl)
 
     # declared values: the most recently seen container of each workload
-    records: list[dict[str, Any]] = (
-        [{str(k): v for k, v in r.items()} for r in cont.to_dict("records")] if len(cont) else []
-    )
+    records = _records(cont)
     last_seen = np.array(
         [
             optional_float(records[row_of[k]].get("last_seen")) or 0.0 if k in row_of else -math.inf
@@ -358,11 +362,9 @@ def analyze(
     pooled = recommend_pool(strategy, pool, resolved)
 
     results: list[WorkloadResult] = []
-    histories: dict[str, History] = {}
     recs: dict[str, Recommendation | None] = {}
     for w, name in enumerate(wnames):
         members = cont_ids[w]
-        histories[name] = replace(pool.history(w), previous=None)
         cpu_s = cpu_g.row(w, int(gap_w[w]))
         mem_s = mem_g.row(w, int(gap_w[w]))
         rec = with_qos_options(pooled[w], cpu_s)
@@ -451,5 +453,5 @@ def analyze(
         thresholds=t,
         generated_at=time.time(),
         usage_frame=out_frame,
-        histories=histories,
+        histories=PoolHistories(pool, wnames),
     )

@@ -101,3 +101,24 @@ def test_pool_order_is_lexsort(seed: int) -> None:
     want = np.lexsort((ts, w))
     assert got is not None and (got == want).all()
     assert pool_order(w[want], ts[want]) is None
+
+
+def test_pool_histories_are_each_workload_without_its_previous() -> None:
+    """The result's histories, built on access: each workload's own rows (views of the
+    pool), in the names' order, with ``previous`` cleared; an unknown name is a KeyError."""
+    from rightsize.analysis.strategies.base import PoolHistories
+
+    rng = np.random.default_rng(2)
+    histories = [_history(rng, kind) for kind in (3, 11, 1)]  # kind 11: a previous
+    assert histories[1].previous is not None
+    pool = Pool.of(histories)
+    got = PoolHistories(pool, ["b", "a", "c"])
+    assert list(got) == ["b", "a", "c"] and len(got) == 3 and "a" in got
+    for name, want in zip(["b", "a", "c"], histories, strict=True):
+        h = got[name]
+        assert h.previous is None and h.containers == want.containers
+        np.testing.assert_array_equal(h.memory, want.memory)
+        np.testing.assert_array_equal(h.ts, want.ts)
+        assert np.shares_memory(h.cpu, pool.cpu)
+    with pytest.raises(KeyError):
+        got["d"]
