@@ -141,3 +141,19 @@ def pd_equal(a: object, b: object) -> None:
 
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True),  # type: ignore[union-attr]
                                   check_dtype=False, check_categorical=False)
+
+
+@pytest.mark.parametrize("kinds", [1, 200, 40_000])
+def test_key_columns_take_the_codes_pandas_would_keep(kinds: int) -> None:
+    """The host and container columns come back as categoricals whose codes are already
+    in the type pandas picks for that many categories, and spell the keys in order."""
+    import pandas as pd
+
+    from rightsize.store import reader
+
+    values = [f"k{(i * 7919) % kinds:05d}" for i in range(kinds)]
+    counts = np.arange(kinds, dtype=np.int64) % 3 + 1
+    got = reader._key_column(values, counts)
+    want = pd.Categorical(np.repeat(np.array(values, dtype=object), counts))
+    assert got.codes.dtype == want.codes.dtype
+    assert list(got) == list(want)
