@@ -92,13 +92,8 @@ def _key_column(values: list[str], counts: npt.NDArray[np.int64]) -> pd.Categori
 
     categories = sorted(set(values))
     index = {v: i for i, v in enumerate(categories)}
-    # the codes in the type pandas keeps for that many categories (it would convert others:
-    # a second copy of every row's code), and right by construction (no validating pass)
-    dtype = np.int8 if len(categories) < 127 else np.int16 if len(categories) < 32767 \
-        else np.int32
-    codes = np.repeat(np.array([index[v] for v in values], dtype=dtype), counts)
-    return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="str"),
-                                     validate=False)
+    codes = np.repeat(np.array([index[v] for v in values], dtype=np.int32), counts)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="str"))
 
 
 def _damaged(path: Path, key: tuple[str, str], exc: Exception) -> InputError:
