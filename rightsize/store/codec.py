@@ -97,7 +97,11 @@ def _zigzag(d: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
 
 
 def _unzigzag(u: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
-    return ((u >> np.uint64(1)).view(np.int64)) ^ -(u & np.uint64(1)).view(np.int64)
+    sign = (u & np.uint64(1)).view(np.int64)
+    np.negative(sign, out=sign)  # in place: half the temporaries of the plain expression
+    out = np.right_shift(u, np.uint64(1)).view(np.int64)
+    out ^= sign
+    return out
 
 
 def _width(u: npt.NDArray[np.uint64]) -> int:
