@@ -122,3 +122,19 @@ def test_pool_histories_are_each_workload_without_its_previous() -> None:
         assert np.shares_memory(h.cpu, pool.cpu)
     with pytest.raises(KeyError):
         got["d"]
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 96, 2016])
+def test_segment_median_of_equal_groups_is_numpys(size: int) -> None:
+    """Blocks whose workloads all have ``size`` rows take the partition path: the medians
+    are np.median's exactly, ties and odd and even sizes alike; a block with a NaN, or
+    of unequal sizes, is sorted and gives what it gave before."""
+    rng = np.random.default_rng(size)
+    seg = Segments.of_counts(np.full(9, size, dtype=np.int64))
+    values = np.round(rng.lognormal(0, 1, 9 * size), 2)
+    want = np.array([np.median(values[i * size:(i + 1) * size]) for i in range(9)])
+    np.testing.assert_array_equal(seg_median(values, seg), want)
+    mixed = Segments.of_counts(np.array([size, size + 1, 0], dtype=np.int64))
+    more = np.round(rng.lognormal(0, 1, 2 * size + 1), 2)
+    np.testing.assert_array_equal(seg_median(more, mixed)[:2],
+                                  [np.median(more[:size]), np.median(more[size:])])

@@ -134,3 +134,39 @@ def test_grouped_stats_in_blocks_equal_one_pass(monkeypatch: pytest.MonkeyPatch)
     for field in ("quantiles", "max", "mean", "count", "duration"):
         np.testing.assert_array_equal(getattr(blocked, field), getattr(whole, field))
     assert int(whole.count[7]) == int(np.isfinite(values[codes == 7]).sum())
+
+
+@pytest.mark.parametrize("q", [0.0, 0.33, 0.5, 0.9, 0.999, 1.0])
+def test_one_quantile_partitions_and_equals_the_sort(q: float,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one quantile, groups of one size are partitioned, not sorted: the quantile
+    and the maximum equal the sorted path's bit for bit (ties, NaN, groups of one row),
+    and equal numpy's."""
+    from rightsize.analysis import workloads
+
+    rng = np.random.default_rng(int(q * 1000))
+    counts = np.concatenate((np.full(12, 97), np.full(3, 1), rng.integers(50, 300, 6)))
+    codes = np.repeat(np.arange(counts.size), counts)
+    values = np.round(rng.lognormal(0, 1, codes.size), 1)  # ties
+    values[rng.random(codes.size) < 0.1] = np.nan
+    calls: list[int] = []
+    partition = workloads._partition_rows
+
+    def spy(rows: np.ndarray, quantile: float) -> None:
+        calls.append(rows.shape[0])
+        partition(rows, quantile)
+
+    monkeypatch.setattr(workloads, "_partition_rows", spy)
+    got = workloads._grouped_stats(codes, values, counts.size, None, (q,))
+    assert calls  # the partition path ran
+    monkeypatch.setattr(workloads, "_partition_rows",
+                        lambda rows, quantile: rows.sort(axis=1))
+    want = workloads._grouped_stats(codes, values, counts.size, None, (q,))
+    np.testing.assert_array_equal(got.quantiles, want.quantiles)
+    np.testing.assert_array_equal(got.max, want.max)
+    for g in range(counts.size):
+        mine = values[codes == g]
+        mine = mine[~np.isnan(mine)]
+        if mine.size:
+            assert got.quantiles[g, 0] == pytest.approx(np.percentile(mine, 100 * q), abs=1e-12)
+            assert got.max[g] == mine.max()
