@@ -103,6 +103,8 @@ def _read(blob: bytes, index: int, by_id: list[_Column | None], wanted: list[_Co
         col = by_id[cid]
         if col is None:
             continue
+        if col.seen == index:
+            raise ChunkError(f"column {CHUNK_COLUMNS[cid]} twice in one chunk")
         found += 1
         col.seen = index
         enc = flat[4 * i + 1]

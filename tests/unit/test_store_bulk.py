@@ -90,6 +90,7 @@ def test_each_kind_of_damage_names_the_chunk_and_what_is_wrong() -> None:
         "longer": (good + b"\0", "longer than its columns"),
         "bad encoding": (patched(entry + 1, 9), "unknown column encoding"),
         "bad delta header": (patched(entry + 2, 0x39), "bad integer column header"),
+        "a column twice": (patched(entry + codec._COL.size, good[entry]), "twice in one chunk"),
     }
     for what, (bad, message) in cases.items():
         with pytest.raises(bulk.BulkError) as caught:
