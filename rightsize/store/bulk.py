@@ -219,7 +219,7 @@ def _column(col: _Column, rows: IntArray, starts: IntArray) -> tuple[Array, Bool
     """One column of the batch: (values, present), int64 unless some chunk held floats."""
     total = int(starts[-1] + rows[-1]) if rows.size else 0
     dtype = np.float64 if col.floats else np.int64
-    if len(col.nulls) == rows.size:  # missing everywhere (rows with no chunk: none)
+    if len(col.nulls) == rows.size:  # missing in every chunk of the batch
         missing = np.zeros(total, dtype=dtype) if dtype == np.int64 else np.full(total, np.nan)
         return missing, np.zeros(total, dtype=bool)
     counts = rows.copy()
