@@ -19,6 +19,7 @@ again from zero, which the analysis treats as a counter reset.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 __all__ = ["OomCounters", "read_oom_kill"]
@@ -31,8 +32,12 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 def read_oom_kill(path: Path) -> int | None:
     """The ``oom_kill`` value of a ``memory.oom_control``/``memory.events`` file."""
-    try:
-        text = path.read_text(encoding="ascii", errors="replace")
+    try:  # read once a stats frame: plain os calls cost a quarter of Path.read_text's
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            text = os.read(fd, 65536).decode("ascii", "replace")
+        finally:
+            os.close(fd)
     except OSError:
         return None
     for line in text.splitlines():
