@@ -31,6 +31,7 @@ __all__ = ["BulkError", "decode_many"]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 Array = npt.NDArray[Any]
+Piece = bytes | memoryview  # a piece's bytes, or a view of them in its chunk
 
 _Q = struct.Struct("<q")
 
@@ -48,11 +49,11 @@ class _Column:
     """One column's pieces across the batch, sorted by encoding as the headers are read."""
 
     consts: list[tuple[int, int, int]] = field(default_factory=list)  # (chunk, count, raw int)
-    fconsts: list[tuple[int, int, bytes]] = field(default_factory=list)  # (chunk, count, 8 bytes)
+    fconsts: list[tuple[int, int, Piece]] = field(default_factory=list)  # (chunk, count, 8 bytes)
     # pieces of equal shape decode as one 2-D array: (order, width, rows) and rows
-    deltas: dict[tuple[int, int, int], list[tuple[int, int, bytes]]] = field(
+    deltas: dict[tuple[int, int, int], list[tuple[int, int, Piece]]] = field(
         default_factory=dict)
-    xors: dict[int, list[tuple[int, int, bytes]]] = field(default_factory=dict)
+    xors: dict[int, list[tuple[int, int, Piece]]] = field(default_factory=dict)
     masks: dict[int, tuple[BoolArray, int]] = field(default_factory=dict)  # chunk -> (rows, n)
     nulls: list[int] = field(default_factory=list)  # chunks where it is missing in every row
     floats: bool = False  # some chunk holds it as floats: the whole column is float64
@@ -108,7 +109,18 @@ def _read(blob: bytes, index: int, by_id: list[_Column | None], wanted: list[_Co
         found += 1
         col.seen = index
         enc = flat[4 * i + 1]
-        if enc == codec._NULL:
+        if enc == codec._INT_DELTA:  # most pieces: checked and kept as a view, no call
+            param = flat[4 * i + 2]
+            order, width = param >> 4, param & 0x0F
+            k = min(order, n)
+            if (order == 1 or order == 2) and width <= 8 and n >= 1 \
+                    and length == 8 * k + 8 + (n - k) * width:
+                col.deltas.setdefault((k, width, n), []).append((index, n, body[start:pos]))
+                continue
+        elif enc == codec._INT_CONST and length == 8:
+            col.consts.append((index, n, _Q.unpack_from(body, start)[0]))
+            continue
+        elif enc == codec._NULL:
             col.nulls.append(index)
             continue
         if enc & codec._PACKED:  # zlib reads the blob in place: no copy of the packed bytes
@@ -187,7 +199,7 @@ def _unshuffle(raw: npt.NDArray[np.uint8], width: int) -> npt.NDArray[np.uint64]
     return wide.view("<u8").reshape(g, rows).astype(np.uint64, copy=False)
 
 
-def _deltas(pieces: list[tuple[int, int, bytes]], k: int, width: int
+def _deltas(pieces: list[tuple[int, int, Piece]], k: int, width: int
             ) -> tuple[list[int], IntArray, IntArray]:
     """Integer delta pieces of one order, width and length: (chunks, counts, values)."""
     chunks = [p[0] for p in pieces]
@@ -206,7 +218,7 @@ def _deltas(pieces: list[tuple[int, int, bytes]], k: int, width: int
     return chunks, np.full(len(pieces), count, dtype=np.int64), values.reshape(-1)
 
 
-def _xors(pieces: list[tuple[int, int, bytes]]) -> tuple[list[int], IntArray, Array]:
+def _xors(pieces: list[tuple[int, int, Piece]]) -> tuple[list[int], IntArray, Array]:
     """Float XOR pieces of one length: (chunks, counts, values)."""
     chunks = [p[0] for p in pieces]
     count = pieces[0][1]
