@@ -109,20 +109,10 @@ def _read(blob: bytes, index: int, by_id: list[_Column | None], wanted: list[_Co
         found += 1
         col.seen = index
         enc = flat[4 * i + 1]
-        if enc == codec._INT_DELTA:  # most pieces: checked and kept as a view, no call
-            param = flat[4 * i + 2]
-            order, width = param >> 4, param & 0x0F
-            k = min(order, n)
-            if (order == 1 or order == 2) and width <= 8 and n >= 1 \
-                    and length == 8 * k + 8 + (n - k) * width:
-                col.deltas.setdefault((k, width, n), []).append((index, n, body[start:pos]))
-                continue
-        elif enc == codec._INT_CONST and length == 8:
-            col.consts.append((index, n, _Q.unpack_from(body, start)[0]))
-            continue
-        elif enc == codec._NULL:
+        if enc == codec._NULL:
             col.nulls.append(index)
             continue
+        part: Piece
         if enc & codec._PACKED:  # zlib reads the blob in place: no copy of the packed bytes
             try:
                 part = zlib.decompress(body[start:pos])
@@ -130,7 +120,7 @@ def _read(blob: bytes, index: int, by_id: list[_Column | None], wanted: list[_Co
                 raise ChunkError(f"damaged column {CHUNK_COLUMNS[cid]} ({exc})") from exc
             enc &= ~codec._PACKED
         else:
-            part = bytes(body[start:pos])
+            part = body[start:pos]  # a view: kept until the batch's columns are built
         _sort_piece(col, index, enc, flat[4 * i + 2], part, n)
     if found < len(wanted):  # a column the chunk lacks is missing in all its rows
         for col in wanted:
@@ -139,7 +129,7 @@ def _read(blob: bytes, index: int, by_id: list[_Column | None], wanted: list[_Co
     return n
 
 
-def _sort_piece(col: _Column, index: int, enc: int, param: int, part: bytes, n: int) -> None:
+def _sort_piece(col: _Column, index: int, enc: int, param: int, part: Piece, n: int) -> None:
     count = n
     if enc & codec._MASKED:
         enc &= ~codec._MASKED
