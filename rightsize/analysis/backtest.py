@@ -231,9 +231,13 @@ def histories_from_frame(df: pd.DataFrame) -> dict[str, History]:
         throttled = (
             _col(g, "throttled") if "throttled" in g.columns else np.full_like(ts_arr, np.nan)
         )
+        oom_limit: FloatArray | None = None
         if "oom" in g.columns:
-            kills = np.nan_to_num(_col(g, "oom"))
-            oom_ts = ts_arr[kills > 0]
+            kills = np.nan_to_num(_col(g, "oom")) > 0
+            oom_ts = ts_arr[kills]
+            if "memory_limit" in g.columns:  # the limit declared on the row of each kill
+                oom_limit = pd.to_numeric(g["memory_limit"], errors="coerce").to_numpy(
+                    dtype=np.float64)[kills]
         else:
             oom_ts = np.empty(0, dtype=np.float64)
         declared: dict[str, float | int | None] = {}
@@ -252,6 +256,7 @@ def histories_from_frame(df: pd.DataFrame) -> dict[str, History]:
             throttled=throttled,
             oom_ts=oom_ts,
             declared=Declared(**declared),  # type: ignore[arg-type]
+            oom_limit=oom_limit,
         )
     return out
 
@@ -259,7 +264,7 @@ def histories_from_frame(df: pd.DataFrame) -> dict[str, History]:
 def slice_history(history: History, start: float, end: float) -> History:
     """The samples with ``start < ts <= end`` (OOMs in the same window)."""
     keep = (history.ts > start) & (history.ts <= end)
-    ooms = history.oom_ts[(history.oom_ts > start) & (history.oom_ts <= end)]
+    inside = (history.oom_ts > start) & (history.oom_ts <= end)
     return replace(
         history,
         ts=history.ts[keep],
@@ -267,7 +272,8 @@ def slice_history(history: History, start: float, end: float) -> History:
         memory=history.memory[keep],
         interval=history.interval[keep],
         throttled=history.throttled[keep],
-        oom_ts=ooms,
+        oom_ts=history.oom_ts[inside],
+        oom_limit=None if history.oom_limit is None else history.oom_limits()[inside],
     )
 
 
@@ -506,7 +512,10 @@ class _Replay:
         self.cpu_obs = history.cpu.copy()
         self.mem_obs = history.memory.copy()
         self.thr_obs = history.throttled.copy()
-        self.ooms: list[float] = [float(x) for x in history.oom_ts if x <= cut]
+        before = history.oom_ts <= cut
+        self.ooms: list[float] = history.oom_ts[before].tolist()
+        #: the memory limit at each kill (the applied bound for replayed ones)
+        self.oom_limits: list[float] = history.oom_limits()[before].tolist()
         self.declared = history.declared
         self.end = float(self.ts[-1])
         self.current: Recommendation | None = None
@@ -529,6 +538,7 @@ class _Replay:
             interval=self.history.interval[:k], throttled=self.thr_obs[:k],
             oom_ts=np.asarray(self.ooms, dtype=np.float64), declared=self.declared,
             containers=self.history.containers, previous=self.current,
+            oom_limit=np.asarray(self.oom_limits, dtype=np.float64),
         )
 
     def advance(self, rec: Recommendation | None) -> None:
@@ -552,7 +562,9 @@ class _Replay:
                 if over.any():
                     self.oom_days += 1
                     starts = over & ~np.r_[False, over[:-1]]
-                    self.ooms.extend(float(x) for x in ts[k:stop][starts])
+                    killed = ts[k:stop][starts].tolist()
+                    self.ooms.extend(killed)
+                    self.oom_limits.extend([float(bound)] * len(killed))
                     self.mem_obs[k:stop] = np.where(over, bound, mem)
             lim = current.cpu_limit
             if lim is not None:

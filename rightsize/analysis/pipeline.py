@@ -330,6 +330,17 @@ def analyze(
     signals = ("kernel", "counter", "event", "failcnt")
     oom_by = {signal: np.zeros(nwl, dtype=np.int64) for signal in signals}
     oom_ts: list[list[float]] = [[] for _ in range(nwl)]
+    # the memory limit of the container each kill hit (NaN: unknown), so a limit
+    # raised after the kill is not bumped again (rightsize.analysis.strategies.rightsize)
+    oom_lim: list[list[float]] = [[] for _ in range(nwl)]
+    limit_of: dict[tuple[str, str], float] = {}
+
+    def container_limit(k: tuple[str, str]) -> float:
+        if k not in limit_of:
+            lim = declared_of(records[row_of[k]]).memory_limit if k in row_of else None
+            limit_of[k] = float(lim) if lim else math.nan
+        return limit_of[k]
+
     counted: set[tuple[str, str]] = set()
     for h, c, when, kills, signal in usage.ooms.itertuples(index=False):
         k = (str(h), str(c))
@@ -340,6 +351,7 @@ def analyze(
         counted.add(k)
         oom_by[str(signal)][w] += int(kills)
         oom_ts[w].extend([float(when)] * int(kills))
+        oom_lim[w].extend([container_limit(k)] * int(kills))
     oom_state = np.zeros(nwl, dtype=np.int64)
     oom_exit = np.zeros(nwl, dtype=np.int64)
     killed = cont["oom_killed"].to_numpy(dtype=bool) if len(cont) else np.zeros(0, dtype=bool)
@@ -349,16 +361,21 @@ def analyze(
         if k not in counted and k in row_of and bool(killed[row_of[k]]):
             oom_state[w] += 1
             oom_ts[w].append(float(last_ts[i]))
+            oom_lim[w].append(container_limit(k))
 
     # 4. recommendations for every workload at once, then findings workload by workload
     cont_ids = [[] for _ in range(nwl)]  # type: list[list[int]]
     for i in range(ncont):
         cont_ids[cont_wcode[i]].append(i)
-    oom_arrays = [np.sort(np.asarray(v, dtype=np.float64)) for v in oom_ts]
+    kill_order = [np.argsort(np.asarray(v, dtype=np.float64), kind="stable") for v in oom_ts]
+    oom_arrays = [np.asarray(v, dtype=np.float64)[o]
+                  for v, o in zip(oom_ts, kill_order, strict=True)]
+    oom_limits = [np.asarray(v, dtype=np.float64)[o]
+                  for v, o in zip(oom_lim, kill_order, strict=True)]
     pool = Pool(ts=s_ts, cpu=s_cpu, memory=s_mem, interval=s_int, throttled=s_thr,
                 starts=wstarts, oom_ts=oom_arrays, declared=declared,
                 previous=[previous_for(name, declared[w], last) for w, name in enumerate(wnames)],
-                containers=[len(m) for m in cont_ids])
+                containers=[len(m) for m in cont_ids], oom_limit=oom_limits)
     pooled = recommend_pool(strategy, pool, resolved)
 
     results: list[WorkloadResult] = []

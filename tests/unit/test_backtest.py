@@ -207,6 +207,42 @@ def test_dynamic_replay_feeds_ooms_back() -> None:
     assert s.at["test-oom", "changes_per_day"] == pytest.approx(1 / 5)
 
 
+def test_dynamic_replay_does_not_ratchet_memory_after_one_oom() -> None:
+    """14 days hourly at 1000 MiB with one hour at 1300 MiB on day 9; train 0.5.
+
+    ``rightsize`` sizes about 1.03 x 1000 MiB, so day 9 OOMs (capped at that bound)
+    and the next fit goes 20 % above the bound at the kill. Later fits see no new
+    kill: the memory must stay put, not grow 20 % a day by bumping the limit it
+    set itself (which is what the declared limit is after it is applied).
+    """
+    h = hourly(14)
+    mem = np.where((h.ts > 9 * DAY) & (h.ts <= 9 * DAY + 3600), 1300.0 * MIB, 1000.0 * MIB)
+    h = History(h.ts, h.cpu, mem, h.interval, h.throttled, h.oom_ts)
+    bounds: list[int] = []
+    from rightsize.analysis import backtest as bt
+
+    advance = bt._Replay.advance
+
+    def spy(self: bt._Replay, rec: Recommendation | None) -> None:
+        advance(self, rec)
+        if self.current is not None and self.current.memory_limit is not None:
+            bounds.append(self.current.memory_limit)
+
+    bt._Replay.advance = spy  # type: ignore[method-assign]
+    try:
+        res = dynamic_backtest({"w": h}, ["rightsize"], train=0.5)
+    finally:
+        bt._Replay.advance = advance  # type: ignore[method-assign]
+    d = res.details.iloc[0]
+    assert d["oom_days"] == 1
+    killed_at = bounds[2]  # days 7, 8 and 9 ran on the first bound
+    assert bounds[:3] == [killed_at] * 3 and killed_at < 1300 * MIB
+    after = bounds[3:]
+    assert len(after) == 4 and len(set(after)) == 1  # one change, then none
+    assert after[0] >= killed_at * 1.2
+    assert d["changes"] == 1
+
+
 def test_dynamic_cpu_scores_and_samples_above_request() -> None:
     """Request 0.5 core on usage alternating 0.25 / 1.0: half the samples above it,
     CPU time above = 0.5 / 1.25 = 40 %, slack = 0.25 / 2 per pair / 0.5 = 25 %."""

@@ -662,3 +662,25 @@ def test_labels_must_be_a_json_object_of_strings(tmp_path: Path, store: Store) -
     text = f'timestamp,container,cpu_cores,memory_bytes,labels\n{T0},c,1,1,"[1, 2]"\n'
     with pytest.raises(InputError, match=r"line 2.*'labels'.*JSON object"):
         import_file(_csv(tmp_path, text), store)
+
+
+def test_an_oom_kill_is_bumped_from_the_limit_of_the_container_it_killed(
+    tmp_path: Path, store: Store
+) -> None:
+    """``web-1`` (512 MiB limit) is OOM-killed, ``web-2`` replaces it with 1 GiB (the
+    limit declared now). The kill says the workload needs more than 512 MiB, not more
+    than 1 GiB: the memory is 20 % over 512 MiB plus headroom, below 1 GiB."""
+    from rightsize.analysis.pipeline import analyze
+
+    mib = 2**20
+    rows = ["timestamp,container,workload,cpu_cores,memory_bytes,memory_limit,oom_kills_total"]
+    for i in range(3 * 24 * 60):  # 3 days a minute apart, a day on the first container
+        c, lim = ("web-1", 512 * mib) if i < 24 * 60 else ("web-2", 1024 * mib)
+        oom = int(i >= 24 * 60 - 1) if c == "web-1" else 0
+        rows.append(f"{T0 + 60 * i},{c},web,0.1,{400 * mib},{lim},{oom}")
+    import_file(_csv(tmp_path, "\n".join(rows) + "\n"), store)
+    (w,) = analyze(load(store.path)).to_dict()["workloads"]
+    rec = w["recommendation"]
+    assert w["oom_kills"] == 1 and w["declared"]["memory_limit"] == 1024 * mib
+    # 512 MiB x 1.2 x 1.03 (the margin) = 633 MiB; from the 1 GiB it would be 1,266 MiB
+    assert 512 * mib * 1.2 <= rec["memory_limit"] < 700 * mib

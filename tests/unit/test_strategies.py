@@ -205,6 +205,25 @@ def test_rightsize_bumps_memory_after_oom() -> None:
     assert any("OOM" in n for n in after.notes)
 
 
+def test_rightsize_oom_bump_uses_the_limit_at_the_kill() -> None:
+    """Killed at a 512 MiB limit, then raised to 1 GiB (say, by applying the bump):
+    the kill says nothing about 1 GiB, so the memory stays 512 x 1.2 = 614.4 MiB ->
+    615 MiB (no headroom on top here). Without the limit at the kill the declared
+    1 GiB stands in (x 1.2)."""
+    n = 2000
+    mem = np.full(n, 500.0 * MIB)
+    raised = Declared(memory_limit=1024 * MIB)
+    bare = {"memory_margin": 0.0, "uncertainty_margin": 0.0, "memory_record_risk": 0.0}
+    hist = make(np.ones(n), mem, oom_ts=[1000 * 60.0], declared=raised)
+    known = recommend("rightsize", replace(hist, oom_limit=np.array([512.0 * MIB])),
+                      bare)
+    assert known.memory_limit == round_memory_up(512 * MIB * 1.2) == 615 * MIB
+    assert any("sized above 512Mi" in n for n in known.notes)
+    unknown = recommend("rightsize", replace(hist, oom_limit=np.array([np.nan])), bare)
+    assert unknown.memory_limit == recommend("rightsize", hist, bare).memory_limit
+    assert unknown.memory_limit == round_memory_up(1024 * MIB * 1.2)
+
+
 def test_rightsize_insufficient_data() -> None:
     rec = recommend("rightsize", make(np.ones(10), np.full(10, 1e9)))
     assert rec.cpu_request is None and rec.memory_request is None
@@ -449,6 +468,9 @@ def test_oom_kill_with_short_history_gives_a_memory_limit_lower_bound() -> None:
         assert any(n.startswith("lower bound: 1 OOM kill at 96Mi") for n in rec.notes)
     big = replace(hist, declared=replace(decl, memory_limit=2048 * MIB))
     assert recommend("rightsize", big).memory_limit == round_memory_up(2048 * MIB * 1.2)
+    # the limit the kill hit, when known, stands for the one declared now
+    raised = replace(big, oom_limit=np.array([96.0 * MIB]))
+    assert recommend("rightsize", raised).memory_limit == 196 * MIB
 
 
 def test_heavy_throttling_with_short_history_gives_a_cpu_limit_lower_bound() -> None:

@@ -30,7 +30,9 @@ class History:
     ``memory`` is the working set in bytes at ``ts``; ``interval`` is the
     seconds the element covers; ``throttled`` is the share of CFS periods
     throttled in the interval (NaN when no quota/unknown). ``oom_ts`` holds
-    the times of observed OOM kills. NaN marks unknown values.
+    the times of observed OOM kills and ``oom_limit``, aligned with it, the
+    memory limit of the container each one killed (None or NaN: unknown, taken
+    to be ``declared.memory_limit``). NaN marks unknown values.
     ``previous`` is the recommendation currently applied, when known (a
     strategy may keep it when its new estimate is close, to avoid churn;
     ``None``, the default, means no previous recommendation).
@@ -45,6 +47,18 @@ class History:
     declared: Declared = field(default_factory=Declared)
     containers: int = 1
     previous: Recommendation | None = None
+    oom_limit: FloatArray | None = None
+
+    def oom_limits(self) -> FloatArray:
+        """The memory limit at each OOM kill of ``oom_ts`` (NaN: unknown)."""
+        return oom_limits(self.oom_ts, self.oom_limit)
+
+
+def oom_limits(oom_ts: FloatArray, oom_limit: FloatArray | None) -> FloatArray:
+    """``oom_limit`` as floats aligned with ``oom_ts``, NaN where unknown."""
+    if oom_limit is None or np.size(oom_limit) != np.size(oom_ts):
+        return np.full(np.shape(oom_ts), np.nan)
+    return np.asarray(oom_limit, dtype=np.float64)
 
 
 Strategy = Callable[[History, Mapping[str, float]], Recommendation]
@@ -69,6 +83,8 @@ class Pool:
     declared: Sequence[Declared]
     previous: Sequence[Recommendation | None]
     containers: Sequence[int]
+    #: per workload, the memory limit at each OOM kill (see :class:`History`)
+    oom_limit: Sequence[FloatArray | None] | None = None
 
     @classmethod
     def of(cls, histories: Sequence[History]) -> Pool:
@@ -83,7 +99,7 @@ class Pool:
         return cls(joined("ts"), joined("cpu"), joined("memory"), joined("interval"),
                    joined("throttled"), starts, [h.oom_ts for h in histories],
                    [h.declared for h in histories], [h.previous for h in histories],
-                   [h.containers for h in histories])
+                   [h.containers for h in histories], [h.oom_limit for h in histories])
 
     def __len__(self) -> int:
         return int(self.starts.size - 1)
@@ -94,7 +110,8 @@ class Pool:
         return History(ts=self.ts[lo:hi], cpu=self.cpu[lo:hi], memory=self.memory[lo:hi],
                        interval=self.interval[lo:hi], throttled=self.throttled[lo:hi],
                        oom_ts=self.oom_ts[w], declared=self.declared[w],
-                       containers=self.containers[w], previous=self.previous[w])
+                       containers=self.containers[w], previous=self.previous[w],
+                       oom_limit=self.oom_limit[w] if self.oom_limit is not None else None)
 
 
 class PoolHistories(Mapping[str, History]):

@@ -54,16 +54,21 @@ THROTTLE_BUMP_RATIO = 0.2
 def memory_after_oom(history: History) -> tuple[int, float] | None:
     """``(bound, used)`` for the OOM kills in ``history`` (None without any).
 
-    ``used`` is the larger of the declared memory limit and the peak working
-    set up to the last kill.
+    ``used`` is the larger of the peak working set up to the last kill and the
+    largest memory limit a kill hit (``History.oom_limit``; where none is known,
+    the limit declared now).
     """
-    kills = history.oom_ts[np.isfinite(history.oom_ts)]
+    known = np.isfinite(history.oom_ts)
+    kills = history.oom_ts[known]
     if kills.size == 0:
         return None
     mem = history.memory
     before = mem[(history.ts <= float(kills.max())) & np.isfinite(mem)]
     seen = float(before.max()) if before.size else 0.0
-    used = max(float(history.declared.memory_limit or 0), seen)
+    at_kill = history.oom_limits()[known]
+    at_kill = at_kill[np.isfinite(at_kill) & (at_kill > 0)]
+    limit = float(at_kill.max()) if at_kill.size else float(history.declared.memory_limit or 0)
+    used = max(limit, seen)
     if used <= 0:
         return None
     bound = max(used * (1 + OOM_BUMP_RATIO), used + OOM_MIN_BUMP_BYTES)

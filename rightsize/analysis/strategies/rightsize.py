@@ -50,7 +50,9 @@ Memory request = limit
     ``memory_min_headroom_bytes``, a Theil-Sen trend of the last ``trend_days``
     daily peaks projected ``trend_horizon_hours`` ahead. ``memory_percentile``
     > 0 sizes from that percentile of the samples instead of the peak. Each OOM
-    kill raises the peak to ``max(peak before, limit at the OOM) x (1 + oom_bump)``.
+    kill raises the peak to ``max(peak before, limit at the OOM) x (1 + oom_bump)``:
+    the limit of the container it killed, or, where that is unknown, the limit
+    declared now.
 History window
     ``history_hours`` > 0 keeps only that much history for both resources.
 Hysteresis
@@ -83,6 +85,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -98,7 +101,13 @@ from rightsize.analysis.strategies._common import (
     nan_to_zero,
     weighted_quantile,
 )
-from rightsize.analysis.strategies.base import FloatArray, History, Pool, StrategySpec
+from rightsize.analysis.strategies.base import (
+    FloatArray,
+    History,
+    Pool,
+    StrategySpec,
+    oom_limits,
+)
 from rightsize.analysis.strategies.measures import (
     Confidence,
     MemoryMeasures,
@@ -285,9 +294,14 @@ def _last_hours(pool: Pool, seg: Segments, hours: float) -> Pool:
     """The samples (and OOM kills) of each workload's last ``hours``."""
     start = seg.last(pool.ts) - hours * 3600
     keep = pool.ts > start[seg.ids]
-    kills = [o if not np.isfinite(s) else o[o > s]
+    limits = pool.oom_limit or [None] * len(pool)
+    after = [o > s if np.isfinite(s) else np.ones(o.shape, dtype=bool)
              for o, s in zip(pool.oom_ts, start.tolist(), strict=True)]
-    return dataclasses.replace(_rows(pool, keep, seg.select(keep).starts), oom_ts=kills)
+    return dataclasses.replace(
+        _rows(pool, keep, seg.select(keep).starts),
+        oom_ts=[o[a] for o, a in zip(pool.oom_ts, after, strict=True)],
+        oom_limit=[oom_limits(o, lim)[a]
+                   for o, lim, a in zip(pool.oom_ts, limits, after, strict=True)])
 
 
 def _workloads(pool: Pool, seg: Segments, index: npt.NDArray[np.int64]) -> Pool:
@@ -299,7 +313,8 @@ def _workloads(pool: Pool, seg: Segments, index: npt.NDArray[np.int64]) -> Pool:
         _rows(pool, chosen[seg.ids], Segments.of_counts(seg.counts[index]).starts),
         oom_ts=[pool.oom_ts[w] for w in picked], declared=[pool.declared[w] for w in picked],
         previous=[pool.previous[w] for w in picked],
-        containers=[pool.containers[w] for w in picked])
+        containers=[pool.containers[w] for w in picked],
+        oom_limit=None if pool.oom_limit is None else [pool.oom_limit[w] for w in picked])
 
 
 #: rows measured together: bigger pools go in slices of whole workloads, whose
@@ -332,7 +347,8 @@ def _slice(pool: Pool, first: int, last: int) -> Pool:
                 interval=pool.interval[lo:hi], throttled=pool.throttled[lo:hi],
                 starts=pool.starts[first : last + 1] - lo, oom_ts=pool.oom_ts[first:last],
                 declared=pool.declared[first:last], previous=pool.previous[first:last],
-                containers=pool.containers[first:last])
+                containers=pool.containers[first:last],
+                oom_limit=None if pool.oom_limit is None else pool.oom_limit[first:last])
 
 
 def _recommend_slice(pool: Pool, params: Mapping[str, float]) -> list[Recommendation]:
@@ -491,16 +507,22 @@ def _memory_peak(history: History, mem: MemoryMeasures, w: int, peak: float,
                     f"{params['trend_horizon_hours']:g} h ahead to {format_memory(projected)}"
                 )
                 peak = projected
-    # OOM kills: the usage seen was cut short by the limit; go above both
+    # OOM kills: the usage seen was cut short by the limit in effect at the kill;
+    # go above both. The limit declared now stands in only where that one is
+    # unknown: it may be the value sized after this very kill, and bumping it
+    # again at every refit would ratchet the memory up while no new kill happens.
     decl_limit = float(history.declared.memory_limit or 0)
-    for t_oom in history.oom_ts[np.isfinite(history.oom_ts)]:
+    at_kill = history.oom_limits()
+    known = np.isfinite(history.oom_ts)
+    for t_oom, lim in zip(history.oom_ts[known].tolist(), at_kill[known].tolist(), strict=True):
         before = values[(ts <= t_oom) & np.isfinite(values)]
         seen = float(before.max()) if before.size else 0.0
-        bumped = max(seen, decl_limit) * (1 + params["oom_bump"])
+        limit = lim if math.isfinite(lim) and lim > 0 else decl_limit
+        bumped = max(seen, limit) * (1 + params["oom_bump"])
         if bumped > peak:
             peak = bumped
         notes.append(
-            f"OOM kill at {t_oom:.0f}: memory sized above {format_memory(max(seen, decl_limit))} "
+            f"OOM kill at {t_oom:.0f}: memory sized above {format_memory(max(seen, limit))} "
             f"(+{params['oom_bump']:.0%})"
         )
     return peak
