@@ -341,15 +341,15 @@ def test_rightsize_record_headroom_risk_follows_usage_and_record_size() -> None:
     h = make(cpu, mem, step=300.0)
     # the last 7 days: one at mean 825, six at 907.5 -> usage 895.71 / 1210 of the peak
     usage = (825 + 6 * 907.5) / 7 / 1210
-    risk = 0.01 * 0.1 * usage / 0.04  # 1.85 %: within [0.2 %, 5 %]
+    risk = 0.015 * 0.1 * usage / 0.04  # 2.78 %: within [0.3 %, 7.5 %]
     rec = recommend("rightsize", h, {"uncertainty_margin": 0.0})
     assert rec.memory_limit == round_memory_up(1210 * (1 + 0.1 * math.log((2 / 9) / risk)) * MIB)
-    assert rec.memory_limit == 1511 * MIB
-    assert any("record risk 1.9%" in n for n in rec.notes)
+    assert rec.memory_limit == 1462 * MIB
+    assert any("record risk 2.8%" in n for n in rec.notes)
     plain = recommend("rightsize", h, {"uncertainty_margin": 0.0, "memory_risk_ref": 0.0})
     assert plain.memory_limit == round_memory_up(
-        1210 * (1 + 0.1 * math.log((2 / 9) / 0.01)) * MIB)  # 1586 MiB
-    assert plain.memory_limit == 1586 * MIB
+        1210 * (1 + 0.1 * math.log((2 / 9) / 0.015)) * MIB)  # 1537 MiB
+    assert plain.memory_limit == 1537 * MIB
 
 
 def test_rightsize_record_risk_is_scaled_within_a_fifth_and_five_times() -> None:

@@ -136,7 +136,7 @@ DEFAULTS: dict[str, float] = {
     "cpu_percentile": 0.0,
     "history_hours": 0.0,
     "memory_percentile": 0.0,
-    "memory_record_risk": 0.01,
+    "memory_record_risk": 0.015,
     "memory_record_days": 14.0,
     "memory_window_days": 14.0,
     "memory_old_peak_weight": 0.2,
