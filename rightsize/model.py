@@ -5,6 +5,9 @@ Severities and finding kinds are re-exported from :mod:`rightsize.finding_kinds`
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -105,6 +108,16 @@ class QosOption:
         return {**_resources(self), "note": self.note}
 
 
+_EPOCH_NOTE = re.compile(r"^OOM kill at [\d.]+: ")
+
+
+def folded_notes(notes: Sequence[str]) -> list[str]:
+    """``notes`` in order, the per-kill OOM lines folded into one with a count
+    (``"OOM kill: memory sized above 512Mi (+20%) (\u00d73)"``)."""
+    counted = Counter(_EPOCH_NOTE.sub("OOM kill: ", n) for n in notes)
+    return [f"{n} (\u00d7{k})" if k > 1 else n for n, k in counted.items()]
+
+
 @dataclass(frozen=True)
 class Recommendation:
     """What a strategy recommends for one workload.
@@ -153,4 +166,5 @@ class Recommendation:
             "qos_options": {o.qos.lower(): o.to_dict() for o in self.options},
             "lower_bound": self.lower_bound,
             "basis": list(self.basis),
+            "notes": folded_notes(self.notes),
         }

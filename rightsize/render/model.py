@@ -25,8 +25,6 @@ its own (savings come from :mod:`rightsize.analysis.savings`).
 from __future__ import annotations
 
 import math
-import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from rightsize.analysis.savings import Savings
 from rightsize.finding_kinds import KINDS, SEVERITIES, kind_rank, severity_rank
-from rightsize.model import Finding, Recommendation
+from rightsize.model import Finding, Recommendation, folded_notes
 from rightsize.render import charts
 from rightsize.render.fixes import Fixes, fixes_for
 from rightsize.units import format_cpu, format_duration, format_memory
@@ -66,7 +64,6 @@ TOP_PROBLEMS = 10
 PAGE_RANK = {"ok": 0} | {s: len(SEVERITIES) - severity_rank(s) for s in SEVERITIES}
 #: icon per severity: a distinct shape, always shown next to the word
 SEVERITY_ICON = {"critical": "\u2716", "warning": "\u25b2", "info": "\u2139", "ok": "\u2714"}
-_EPOCH_NOTE = re.compile(r"^OOM kill at [\d.]+: ")
 
 
 @dataclass(frozen=True)
@@ -237,9 +234,8 @@ def _confidence_text(c: float | None, rec: Recommendation | None = None) -> str:
 
 
 def _notes(notes: Sequence[str], limit: int = 8) -> list[str]:
-    """Notes with repeated per-OOM lines folded into one with a count."""
-    counted = Counter(_EPOCH_NOTE.sub("OOM kill: ", n) for n in notes)
-    out = [f"{n} (\u00d7{k})" if k > 1 else n for n, k in counted.items()]
+    """Notes with repeated per-OOM lines folded into one with a count, at most ``limit``."""
+    out = folded_notes(notes)
     if len(out) > limit:
         out = [*out[:limit], f"\u2026 and {len(out) - limit} more"]
     return out

@@ -178,8 +178,9 @@ def test_json_matches_the_product_schema(result: AnalysisResult) -> None:
         # product.md's keys plus the QoS additions named in docs/contract-notes.md
         rec = w["recommendation"]
         assert set(rec) == declared_keys | {
-            "confidence", "qos", "qos_options", "lower_bound", "basis"
+            "confidence", "qos", "qos_options", "lower_bound", "basis", "notes"
         }
+        assert all(isinstance(n, str) and n for n in rec["notes"])
         if rec["cpu_request"] is None:
             assert rec["qos"] is None and rec["qos_options"] == {}
         else:
@@ -257,3 +258,20 @@ def test_qos_options_on_the_lab(result: AnalysisResult) -> None:
     assert throttled.recommendation.qos == "Burstable"  # no CPU limit by default
     frame = result.recommendations.set_index("workload")
     assert frame.loc["lab-throttled", "qos"] == "Burstable"
+
+
+def test_json_notes_explain_each_number(result: AnalysisResult) -> None:
+    """Each sized value of the JSON recommendation has a note naming it in the units
+    the report shows (CPU request, no CPU limit, memory, confidence)."""
+    from rightsize.units import format_cpu, format_memory
+
+    doc = json.loads(json.dumps(result.to_dict()))
+    sized = [w for w in doc["workloads"] if w["recommendation"]["cpu_request"] is not None]
+    assert sized
+    for w in sized:
+        rec, notes = w["recommendation"], w["recommendation"]["notes"]
+        assert any(n.startswith(f"CPU request {format_cpu(rec['cpu_request'])}:") for n in notes)
+        assert any(n.startswith(f"memory {format_memory(rec['memory_limit'])} = ") for n in notes)
+        assert any(n.startswith(f"confidence {rec['confidence']:.2f}:") for n in notes)
+        if rec["cpu_limit"] is None:
+            assert any(n.startswith("no CPU limit") for n in notes)
