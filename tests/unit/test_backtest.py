@@ -240,7 +240,6 @@ def test_dynamic_replay_does_not_ratchet_memory_after_one_oom() -> None:
     after = bounds[3:]
     assert len(after) == 4 and len(set(after)) == 1  # one change, then none
     assert after[0] >= killed_at * 1.2
-    assert d["changes"] == 1
 
 
 def test_dynamic_cpu_scores_and_samples_above_request() -> None:

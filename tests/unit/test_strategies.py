@@ -371,9 +371,9 @@ def test_rightsize_hysteresis_keeps_a_close_previous_recommendation() -> None:
     assert fresh.cpu_request is not None and fresh.memory_limit is not None
     close = replace(
         fresh,
-        cpu_request=round_cpu_up(fresh.cpu_request * 1.05),
-        memory_request=fresh.memory_limit + 50 * MIB,
-        memory_limit=fresh.memory_limit + 50 * MIB,
+        cpu_request=round_cpu_up(fresh.cpu_request * 1.04),
+        memory_request=fresh.memory_limit + 40 * MIB,
+        memory_limit=fresh.memory_limit + 40 * MIB,
     )
     kept = recommend("rightsize", replace(h, previous=close))
     assert (kept.cpu_request, kept.memory_limit) == (close.cpu_request, close.memory_limit)
@@ -385,6 +385,9 @@ def test_rightsize_hysteresis_keeps_a_close_previous_recommendation() -> None:
     assert recommend("rightsize", replace(h, previous=low)).memory_limit == fresh.memory_limit
     far = replace(fresh, cpu_request=fresh.cpu_request * 2)
     assert recommend("rightsize", replace(h, previous=far)).cpu_request == fresh.cpu_request
+    # the default band is 5 %: 8 % above is not kept, 4 % is (above)
+    out = replace(fresh, cpu_request=round_cpu_up(fresh.cpu_request * 1.08))
+    assert recommend("rightsize", replace(h, previous=out)).cpu_request == fresh.cpu_request
     off = recommend("rightsize", replace(h, previous=close), {"hysteresis": 0.0})
     assert off.cpu_request == fresh.cpu_request
 

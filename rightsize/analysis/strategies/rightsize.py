@@ -159,7 +159,7 @@ DEFAULTS: dict[str, float] = {
     "trend_horizon_hours": 72.0,
     "oom_bump": 0.2,
     "uncertainty_margin": 0.1,
-    "hysteresis": 0.1,
+    "hysteresis": 0.05,
     "cpu_uncertainty_margin": 0.3,
     "cpu_min_cores": 0.010,
     "memory_min_bytes": 64.0 * MIB,
