@@ -154,7 +154,7 @@ DEFAULTS: dict[str, float] = {
     "memory_margin": 0.03,
     "memory_tail_peaks": 5.0,
     "memory_tail_factor": 0.0,
-    "memory_tail_cap": 0.5,
+    "memory_tail_cap": 0.35,
     "trend_days": 0.0,
     "trend_horizon_hours": 72.0,
     "oom_bump": 0.2,
