@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from rightsize.analysis.backtest import (
+    _Replay,
     backtest,
     dynamic_backtest,
     histories_from_frame,
@@ -207,7 +208,9 @@ def test_dynamic_replay_feeds_ooms_back() -> None:
     assert s.at["test-oom", "changes_per_day"] == pytest.approx(1 / 5)
 
 
-def test_dynamic_replay_does_not_ratchet_memory_after_one_oom() -> None:
+def test_dynamic_replay_does_not_ratchet_memory_after_one_oom(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """14 days hourly at 1000 MiB with one hour at 1300 MiB on day 9; train 0.5.
 
     ``rightsize`` sizes about 1.03 x 1000 MiB, so day 9 OOMs (capped at that bound)
@@ -219,20 +222,15 @@ def test_dynamic_replay_does_not_ratchet_memory_after_one_oom() -> None:
     mem = np.where((h.ts > 9 * DAY) & (h.ts <= 9 * DAY + 3600), 1300.0 * MIB, 1000.0 * MIB)
     h = History(h.ts, h.cpu, mem, h.interval, h.throttled, h.oom_ts)
     bounds: list[int] = []
-    from rightsize.analysis import backtest as bt
+    advance = _Replay.advance
 
-    advance = bt._Replay.advance
-
-    def spy(self: bt._Replay, rec: Recommendation | None) -> None:
+    def spy(self: _Replay, rec: Recommendation | None) -> None:
         advance(self, rec)
         if self.current is not None and self.current.memory_limit is not None:
             bounds.append(self.current.memory_limit)
 
-    bt._Replay.advance = spy  # type: ignore[method-assign]
-    try:
-        res = dynamic_backtest({"w": h}, ["rightsize"], train=0.5)
-    finally:
-        bt._Replay.advance = advance  # type: ignore[method-assign]
+    monkeypatch.setattr(_Replay, "advance", spy)
+    res = dynamic_backtest({"w": h}, ["rightsize"], train=0.5)
     d = res.details.iloc[0]
     assert d["oom_days"] == 1
     killed_at = bounds[2]  # days 7, 8 and 9 ran on the first bound
