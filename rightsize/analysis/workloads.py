@@ -253,8 +253,9 @@ def _sort_segments(sv: FloatArray, starts: IntArray, count: IntArray,
     sorted as the rows of one matrix (the same sort on each row, in one call).
 
     With one quantile, a group is only partitioned: its rows at the quantile's two
-    order statistics and its last row hold what a sort puts there (the rest is left
-    in any order), which is all :func:`_grouped_stats` reads, at a third of the cost."""
+    order statistics and its last row hold what a sort puts there, which is all
+    :func:`_grouped_stats` reads, at a third of the cost; its other rows are then
+    scratch (values may be repeated or dropped there, see :func:`_partition_rows`)."""
     if count.size == 0:
         return
     edges = np.flatnonzero(np.diff(count)) + 1
@@ -273,7 +274,8 @@ def _sort_segments(sv: FloatArray, starts: IntArray, count: IntArray,
 
 def _partition_rows(rows: FloatArray, q: float) -> None:
     """Each row's order statistics ``floor((k - 1) q)``, the next and the last in their
-    sorted places (no NaN: the caller dropped them)."""
+    sorted places (no NaN: the caller dropped them). The two written rows overwrite
+    what was there, so only those three positions are meaningful afterwards."""
     k = rows.shape[1]
     at = int(np.floor((k - 1) * q))
     rows.partition(at, axis=1)
